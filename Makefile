@@ -1,0 +1,47 @@
+# Two commands matter: `make run` and `make test`. Everything else is a step they share.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP_STAMP := $(VENV)/.installed
+NPM_STAMP := node_modules/.installed
+VENDOR := static/vendor
+
+.PHONY: run test deps assets migrate seed serve lint bench clean
+
+run: deps migrate seed
+	@echo ""
+	@echo "  Relay is starting on http://127.0.0.1:8000  (web + Celery worker + Celery beat; Ctrl-C stops all)"
+	@echo ""
+	$(VENV)/bin/honcho -f Procfile.dev start
+
+test: deps
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+deps: $(PIP_STAMP) assets
+
+$(PIP_STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Third-party front-end code comes from npm and is copied into static/vendor (git-ignored).
+assets: $(NPM_STAMP)
+	mkdir -p $(VENDOR)
+	cp node_modules/chart.js/dist/chart.umd.min.js $(VENDOR)/chart.umd.min.js
+
+migrate: deps
+	$(PY) manage.py migrate --noinput
+
+seed: migrate
+	$(PY) manage.py seed_demo
+
+lint: deps
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) node_modules $(VENDOR) staticfiles var

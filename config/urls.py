@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from tenants import views as tenant_views
+
+# Everything a tenant owns lives under /t/<tenant_slug>/; TenantMiddleware resolves the slug,
+# checks membership (404 for non-members) and enters the tenant's ORM scope.
+tenant_patterns = [
+    path("", include("analytics.urls")),
+    path("", include("tenants.urls")),
+    path("audiences/", include("audiences.urls")),
+    path("channels/", include("channels.urls")),
+    path("social/", include("social_accounts.urls")),
+    path("campaigns/", include("campaigns.urls")),
+]
+
+urlpatterns = [
+    path("", tenant_views.home, name="home"),
+    path("healthz", tenant_views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("accounts/login/", tenant_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "accounts/password/",
+        auth_views.PasswordChangeView.as_view(),
+        name="password_change",
+    ),
+    path(
+        "accounts/password/done/",
+        auth_views.PasswordChangeDoneView.as_view(),
+        name="password_change_done",
+    ),
+    path("api/v1/", include("tenants.api_urls")),
+    path("t/<slug:tenant_slug>/", include(tenant_patterns)),
+]
+
+handler403 = "tenants.views.permission_denied"
+handler404 = "tenants.views.page_not_found"
