@@ -34,6 +34,10 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("api/v1/", include("tenants.api_urls")),
+    # Public endpoints (no login): provider webhooks, the preference centre, push subscribe page.
+    path("hooks/", include("channels.hook_urls")),
+    path("push/", include("channels.public_urls")),
+    path("p/", include("audiences.public_urls")),
     path("t/<slug:tenant_slug>/", include(tenant_patterns)),
 ]
 
