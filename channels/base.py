@@ -154,10 +154,28 @@ class ProviderConfig:
     tenant_id: int | None = None
 
 
+@dataclass(frozen=True)
+class ConfigField:
+    """One setting an admin fills in for a provider; the config form is built from these."""
+
+    name: str
+    label: str
+    secret: bool = False  # stored encrypted, write-only in the UI
+    required: bool = True
+    help: str = ""
+
+
 class ChannelAdapter:
     """Base class of every provider. Subclasses set `capabilities` and implement send()."""
 
     capabilities: ClassVar[Capabilities]
+    # What the ChannelConfig form asks for; values arrive in config.settings / config.secrets.
+    fields: ClassVar[tuple[ConfigField, ...]] = ()
+
+    @classmethod
+    def generate_secrets(cls) -> dict[str, str]:
+        """Secrets the platform creates itself when a config is added (e.g. VAPID keys)."""
+        return {}
 
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config
