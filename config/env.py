@@ -75,8 +75,16 @@ def env_choice(name: str, choices: tuple[str, ...], default: object = _MISSING) 
     return value
 
 
+DB_SCHEMES = ("postgres", "postgresql", "pgsql", "sqlite")
+
+
 def env_db(name: str, default: str) -> dict:
     value = str(_raw(name, default))
+    scheme = value.split("://", 1)[0]
+    if "://" not in value or scheme not in DB_SCHEMES:
+        raise ImproperlyConfigured(
+            f"Environment variable {name} is not a valid database URL: use postgres://... or sqlite:///..."
+        )
     try:
         return environ.Env.db_url_config(value)
     except Exception as exc:  # django-environ raises several types for malformed URLs

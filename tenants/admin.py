@@ -6,6 +6,7 @@ from django.contrib import admin
 
 from tenants.models import ApiKey, Membership, Tenant
 
+
 def _superuser_only(request) -> bool:
     return request.user.is_active and request.user.is_superuser
 

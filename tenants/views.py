@@ -11,7 +11,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from tenants.decorators import role_required
 from tenants.forms import ApiKeyForm, WorkspaceSettingsForm
 from tenants.models import ApiKey, Role, Tenant
-from tenants.services import api_key_create, api_key_revoke as revoke_key
+from tenants.services import api_key_create
+from tenants.services import api_key_revoke as revoke_key
 from tenants.urls_helpers import tenant_reverse
 
 

@@ -113,7 +113,7 @@ def test_invalid_workspace_settings_re_render_with_messages(tenant_a, owner_clie
     data = {"name": "Acme", "timezone": "Mars/Olympus", "default_phone_region": "ZZ", "currency": "rupees"}
     response = owner_client.post(f"/t/{tenant_a.slug}/settings/", data)
     assert response.status_code == 200
-    assert "is not an IANA time zone".encode() in response.content
+    assert b"is not an IANA time zone" in response.content
     assert b"is not a phone region code" in response.content
     tenant_a.refresh_from_db()
     assert tenant_a.timezone == "Asia/Kolkata"

@@ -29,7 +29,7 @@ class Command(BaseCommand):
                     for hook in hooks:
                         hook(tenant=tenant, spec=spec, users=users, rng=rng)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
-        self.stdout.write("Logins (password for all: %s):" % DEMO_PASSWORD)
+        self.stdout.write(f"Logins (password for all: {DEMO_PASSWORD}):")
         for tenant, _spec, users in seeded:
             for role, user in users.items():
                 self.stdout.write(f"  {tenant.name:<16} {role:<9} {user.username}")
