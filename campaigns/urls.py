@@ -1,10 +1,8 @@
-from django.urls import path
+"""Campaign URLs, one module per area so the wizard/grid and the run pages evolve separately."""
 
-from campaigns import views
+from campaigns.urls_grid import urlpatterns as grid_patterns
+from campaigns.urls_runs import urlpatterns as run_patterns
 
 app_name = "campaigns"
 
-urlpatterns = [
-    path("", views.campaign_list, name="list"),
-    path("templates/", views.template_list, name="templates"),
-]
+urlpatterns = grid_patterns + run_patterns

@@ -1,9 +1,7 @@
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from tenants.decorators import flag_required
-
-campaigns_required = flag_required("campaigns_enabled", title="Campaigns")
+from campaigns.views.common import campaigns_required
 
 
 @require_GET

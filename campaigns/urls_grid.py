@@ -1,0 +1,8 @@
+from django.urls import path
+
+from campaigns.views import grid
+
+urlpatterns = [
+    path("", grid.campaign_list, name="list"),
+    path("templates/", grid.template_list, name="templates"),
+]
