@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import zoneinfo
+
 from django import forms
 
 from tenants.models import Tenant
+
+TIMEZONE_CHOICES = [(tz, tz.replace("_", " ")) for tz in sorted(zoneinfo.available_timezones()) if "/" in tz or tz == "UTC"]
 
 
 class ApiKeyForm(forms.Form):
@@ -17,6 +21,7 @@ class WorkspaceSettingsForm(forms.ModelForm):
     class Meta:
         model = Tenant
         fields = ["name", "timezone", "default_phone_region", "currency"]
+        widgets = {"timezone": forms.Select(choices=TIMEZONE_CHOICES)}
         help_texts = {
-            "timezone": "IANA name, e.g. Asia/Kolkata. Schedules and calling hours default to it.",
+            "timezone": "Schedules and calling hours default to this time zone.",
         }

@@ -13,6 +13,10 @@ from django.db import models
 from django_scopes import ScopedManager
 
 CHANNEL_KEYS = ("email", "push", "sms", "whatsapp", "telegram", "voice", "social")
+CHANNEL_LABELS = {
+    "email": "Email", "push": "Push", "sms": "SMS", "whatsapp": "WhatsApp",
+    "telegram": "Telegram", "voice": "Voice", "social": "Social",
+}
 
 
 def validate_timezone(value: str) -> None:
@@ -72,6 +76,10 @@ class Tenant(models.Model):
     @property
     def enabled_channels(self) -> list[str]:
         return [c for c in CHANNEL_KEYS if self.channel_enabled(c)]
+
+    @property
+    def enabled_channel_labels(self) -> list[str]:
+        return [CHANNEL_LABELS[c] for c in self.enabled_channels]
 
 
 class TenantOwnedModel(models.Model):
