@@ -169,3 +169,147 @@ def test_inbound_replies_are_recorded_with_compliance_keywords(text, keyword):
     assert event.text == text
     assert event.keyword == keyword
     assert event.provider_message_id == "wamid.A"
+
+
+# --- against the fake Cloud API over real HTTP ---------------------------------------------------
+
+from channels.base import Media  # noqa: E402
+from channels.fakes.meta import DEFAULT_APP_SECRET  # noqa: E402
+from tests.channels.providers.fake_hub import hub_fixture, short_timeouts_fixture, sink_fixture  # noqa: E402, F401
+
+
+def recent_inbound() -> dict:
+    return {"last_inbound_at": (datetime.now(UTC) - timedelta(minutes=5)).isoformat()}
+
+
+def test_a_template_with_variables_and_header_image_reaches_meta_with_our_delivery_id(hub):
+    template = TemplateRef(name="diwali_sale", language="en_US", variables=("Asha", "20%"),
+                           header_media=Media(url="https://cdn.example.com/sale.jpg", content_type="image/jpeg"))
+    [result] = make_adapter().send([OutboundMessage(id="d-100", to="+919800000001", template=template)])
+    assert result.ok
+    assert result.provider_message_id.startswith("wamid.")
+    [call] = hub.received("meta", kind="message")
+    assert call["path"] == "/meta/v21.0/1098765432/messages"
+    assert call["authorization"] == "Bearer EAAG-test-token"
+    assert call["delivery_id"] == "d-100"
+    body = call["body"]
+    assert body["to"] == "919800000001"
+    assert body["template"] == {
+        "name": "diwali_sale", "language": {"code": "en_US"},
+        "components": [
+            {"type": "header", "parameters": [{"type": "image", "image": {"link": "https://cdn.example.com/sale.jpg"}}]},
+            {"type": "body", "parameters": [{"type": "text", "text": "Asha"}, {"type": "text", "text": "20%"}]},
+        ],
+    }
+
+
+def test_a_session_image_with_caption_is_sent_inside_the_window(hub):
+    message = OutboundMessage(id="d-101", to="+919800000001", text="Your order shipped",
+                              media=(Media(url="https://cdn.example.com/box.png", content_type="image/png"),),
+                              options=recent_inbound())
+    [result] = make_adapter().send([message])
+    assert result.ok
+    [call] = hub.received("meta", kind="message")
+    assert call["body"]["type"] == "image"
+    assert call["body"]["image"] == {"link": "https://cdn.example.com/box.png", "caption": "Your order shipped"}
+
+
+def test_the_outside_window_refusal_makes_no_http_call(hub):
+    [result] = make_adapter().send([OutboundMessage(id="d1", to="+919800000001", text="Hi")])
+    assert result.error.code == "outside_session_window"
+    assert hub.received("meta") == []
+
+
+def test_a_recipient_who_stopped_marketing_fails_permanently_and_is_suppressed(hub):
+    [result] = make_adapter().send([OutboundMessage(id="d1", to="+1555131050", template=TemplateRef(name="promo"))])
+    assert result.error.permanent
+    assert result.error.code == "131050"
+    assert "stop receiving marketing messages" in result.error.message
+    assert result.error.suppress_recipient
+    assert len(hub.received("meta", kind="message")) == 1
+
+
+def test_an_undeliverable_number_fails_without_suppression(hub):
+    [result] = make_adapter().send([OutboundMessage(id="d1", to="+1555131026", template=TemplateRef(name="promo"))])
+    assert result.error.permanent and result.error.code == "131026"
+    assert not result.error.suppress_recipient
+
+
+def test_a_server_error_is_transient_and_the_rest_of_the_batch_waits(hub):
+    hub.fault("meta", status=503, count=1)
+    messages = [OutboundMessage(id=f"d{i}", to=f"+91980000000{i}", template=TemplateRef(name="promo")) for i in range(3)]
+    results = make_adapter().send(messages)
+    assert [r.error.permanent for r in results] == [False, False, False]
+    assert len(hub.received("meta", kind="message")) == 1
+
+
+def test_429_is_transient_with_the_retry_after_meta_sent(hub):
+    hub.fault("meta", status=429, retry_after=7, code=130429)
+    [result] = make_adapter().send([OutboundMessage(id="d1", to="+919800000001", template=TemplateRef(name="promo"))])
+    assert not result.error.permanent
+    assert result.error.retry_after == 7
+    assert result.error.code == "130429"
+
+
+def test_a_timeout_is_transient(hub, short_timeouts):
+    hub.fault("meta", status=0, delay=1.5)
+    [result] = make_adapter().send([OutboundMessage(id="d1", to="+919800000001", template=TemplateRef(name="promo"))])
+    assert result.error.code == "timeout"
+    assert not result.error.permanent
+
+
+def test_an_expired_token_fails_the_batch_with_graph_code_190_after_one_call(hub):
+    adapter = make_adapter(secrets={"access_token": "expired-token"})
+    results = adapter.send([OutboundMessage(id=f"d{i}", to="+919800000001", template=TemplateRef(name="p")) for i in range(3)])
+    assert {r.error.code for r in results} == {"190"}
+    assert all(r.error.permanent for r in results)
+    assert len(hub.received("meta", kind="message")) == 1
+
+
+def test_test_connection_names_the_business_number(hub):
+    assert make_adapter().test_connection() == "Fake Business (+1 555-000-1111)"
+
+
+def test_test_connection_reports_metas_own_error_text(hub):
+    with pytest.raises(Exception, match="Session has expired") as caught:
+        make_adapter(secrets={"access_token": "expired-token"}).test_connection()
+    assert caught.value.code == "190"
+
+
+def test_status_webhooks_from_meta_are_signed_and_carry_our_delivery_id(hub, sink):
+    hub.configure("meta", webhook_url=sink.url, app_secret=APP_SECRET, status_delay=0)
+    [result] = make_adapter().send([OutboundMessage(id="d-777", to="+919800000001", template=TemplateRef(name="promo"))])
+    callbacks = sink.wait_for(3)
+    assert len(callbacks) == 3
+    adapter = make_adapter()
+    stages = []
+    for callback in callbacks:
+        request = RequestFactory().post("/hooks/", data=callback["body"], content_type="application/json",
+                                        headers={"X-Hub-Signature-256": callback["headers"]["X-Hub-Signature-256"]})
+        assert adapter.verify_callback(request)
+        [event] = adapter.parse_callback(request)
+        assert event.message_id == "d-777"
+        assert event.provider_message_id == result.provider_message_id
+        stages.append(event.stage)
+    assert sorted(stages) == [Stage.SENT, Stage.DELIVERED, Stage.READ]
+
+
+def test_an_inbound_stop_from_the_fake_is_parsed_as_a_keyword(hub, sink):
+    hub.configure("meta", webhook_url=sink.url, app_secret=APP_SECRET, status_delay=0, auto_statuses=[])
+    hub.simulate("meta", "_inbound", **{"from": "+919800000001", "text": "STOP", "context_id": "wamid.X"})
+    [callback] = sink.wait_for(1)
+    request = RequestFactory().post("/hooks/", data=callback["body"], content_type="application/json",
+                                    headers={"X-Hub-Signature-256": callback["headers"]["X-Hub-Signature-256"]})
+    adapter = make_adapter()
+    assert adapter.verify_callback(request)
+    [event] = adapter.parse_callback(request)
+    assert (event.stage, event.keyword, event.from_address, event.provider_message_id) == (Stage.REPLIED, "stop", "+919800000001", "wamid.X")
+
+
+def test_a_webhook_signed_with_the_fakes_default_secret_is_refused_by_a_config_with_another_secret(hub, sink):
+    hub.configure("meta", webhook_url=sink.url, app_secret=DEFAULT_APP_SECRET, status_delay=0, auto_statuses=["sent"])
+    make_adapter().send([OutboundMessage(id="d1", to="+919800000001", template=TemplateRef(name="promo"))])
+    [callback] = sink.wait_for(1)
+    request = RequestFactory().post("/hooks/", data=callback["body"], content_type="application/json",
+                                    headers={"X-Hub-Signature-256": callback["headers"]["X-Hub-Signature-256"]})
+    assert not make_adapter().verify_callback(request)
