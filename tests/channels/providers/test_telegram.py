@@ -7,8 +7,10 @@ import json
 import pytest
 from django.test import RequestFactory
 
-from channels.base import ConfigurationError, OutboundMessage, ProviderConfig, Stage
+from channels.base import ConfigurationError, Media, OutboundMessage, ProviderConfig, Stage
+from channels.fakes.telegram import BLOCKED_CHAT, MISSING_CHAT
 from channels.providers.telegram import Telegram
+from tests.channels.providers.fake_hub import hub_fixture, short_timeouts_fixture, sink_fixture  # noqa: F401
 
 SECRET = "tg-webhook-secret_123"
 
@@ -111,3 +113,126 @@ def test_rate_limits_are_exposed_for_the_engine():
     assert Telegram.capabilities.default_rate_per_second == 30
     assert Telegram.PER_CHAT_RATE_PER_SECOND == 1
     assert Telegram.PER_GROUP_PER_MINUTE == 20
+
+
+# --- against the fake Bot API over real HTTP ------------------------------------------------------
+
+
+def test_a_text_with_buttons_silent_and_no_preview_reaches_the_bot_api(hub):
+    message = OutboundMessage(id="d1", to="5550001", text="<b>Sale</b> starts now",
+                              options={"parse_mode": "HTML", "silent": True, "disable_link_preview": True,
+                                       "buttons": [{"text": "Shop", "url": "https://shop.example.com"}]})
+    [result] = make_adapter().send([message])
+    assert result.ok
+    [call] = hub.received("telegram", kind="call")
+    assert call["method"] == "sendMessage"
+    assert call["token"] == "123456:ABC-test"
+    assert call["params"] == {
+        "chat_id": 5550001, "text": "<b>Sale</b> starts now", "parse_mode": "HTML", "disable_notification": True,
+        "link_preview_options": {"is_disabled": True},
+        "reply_markup": {"inline_keyboard": [[{"text": "Shop", "url": "https://shop.example.com"}]]},
+    }
+    assert result.provider_message_id.startswith("5550001:")
+
+
+def test_a_photo_goes_out_with_its_caption_and_is_pinned_when_asked(hub):
+    message = OutboundMessage(id="d1", to="@relaydeals", text="New arrivals",
+                              media=(Media(url="https://cdn.example.com/a.jpg", content_type="image/jpeg"),),
+                              options={"pin": True})
+    [result] = make_adapter(settings={"parse_mode": "MarkdownV2"}).send([message])
+    assert result.ok
+    calls = hub.received("telegram", kind="call")
+    assert [c["method"] for c in calls] == ["sendPhoto", "pinChatMessage"]
+    assert calls[0]["params"] == {"chat_id": "@relaydeals", "photo": "https://cdn.example.com/a.jpg",
+                                  "caption": "New arrivals", "parse_mode": "MarkdownV2"}
+    chat_id, message_id = result.provider_message_id.split(":")
+    assert calls[1]["params"]["chat_id"] == int(chat_id)
+    assert calls[1]["params"]["message_id"] == int(message_id)
+
+
+def test_a_pdf_goes_out_as_a_document(hub):
+    message = OutboundMessage(id="d1", to="-100200300", text="Price list",
+                              media=(Media(url="https://cdn.example.com/p.pdf", content_type="application/pdf"),))
+    assert make_adapter().send([message])[0].ok
+    [call] = hub.received("telegram", kind="call")
+    assert call["method"] == "sendDocument"
+    assert call["params"]["document"] == "https://cdn.example.com/p.pdf"
+
+
+def test_a_caption_longer_than_telegram_allows_is_sent_as_media_then_text(hub):
+    text = "x" * 1500
+    message = OutboundMessage(id="d1", to="5550001", text=text,
+                              media=(Media(url="https://cdn.example.com/a.jpg", content_type="image/jpeg"),))
+    assert make_adapter().send([message])[0].ok
+    calls = hub.received("telegram", kind="call")
+    assert [c["method"] for c in calls] == ["sendPhoto", "sendMessage"]
+    assert "caption" not in calls[0]["params"]
+    assert calls[1]["params"]["text"] == text
+
+
+def test_text_over_4096_characters_is_refused_without_a_call(hub):
+    [result] = make_adapter().send([OutboundMessage(id="d1", to="5550001", text="x" * 4097)])
+    assert result.error.code == "text_too_long" and result.error.permanent
+    assert hub.received("telegram") == []
+
+
+def test_a_user_who_blocked_the_bot_fails_permanently_and_is_suppressed(hub):
+    [result] = make_adapter().send([OutboundMessage(id="d1", to=str(BLOCKED_CHAT), text="hi")])
+    assert result.error.permanent
+    assert result.error.code == "403"
+    assert result.error.message == "Forbidden: bot was blocked by the user"
+    assert result.error.suppress_recipient
+    assert len(hub.received("telegram", kind="call")) == 1
+
+
+def test_an_unknown_chat_fails_permanently_without_suppression(hub):
+    [result] = make_adapter().send([OutboundMessage(id="d1", to=str(MISSING_CHAT), text="hi")])
+    assert (result.error.code, result.error.message) == ("400", "Bad Request: chat not found")
+    assert result.error.permanent and not result.error.suppress_recipient
+
+
+def test_429_carries_telegrams_retry_after_and_stops_the_batch(hub):
+    hub.fault("telegram", status=429, retry_after=12)
+    results = make_adapter().send([OutboundMessage(id=f"d{i}", to="5550001", text="hi") for i in range(3)])
+    assert all(not r.error.permanent and r.error.retry_after == 12 for r in results)
+    assert len(hub.received("telegram", kind="call")) == 1
+
+
+def test_a_bot_api_outage_is_transient(hub):
+    hub.fault("telegram", status=502)
+    [result] = make_adapter().send([OutboundMessage(id="d1", to="5550001", text="hi")])
+    assert not result.error.permanent and result.error.code == "502"
+
+
+def test_a_timeout_is_transient(hub, short_timeouts):
+    hub.fault("telegram", status=0, delay=1.5)
+    [result] = make_adapter().send([OutboundMessage(id="d1", to="5550001", text="hi")])
+    assert result.error.code == "timeout" and not result.error.permanent
+
+
+def test_a_revoked_bot_token_is_reported_with_telegrams_words(hub):
+    results = make_adapter(secrets={"bot_token": "123:invalid"}).send(
+        [OutboundMessage(id="d1", to="5550001", text="hi"), OutboundMessage(id="d2", to="5550002", text="hi")])
+    assert [r.error.code for r in results] == ["401", "401"]
+    assert "Unauthorized" in results[0].error.message
+    assert len(hub.received("telegram", kind="call")) == 1
+
+
+def test_test_connection_calls_get_me(hub):
+    assert make_adapter().test_connection() == "@fake_relay_bot (Fake Relay Bot)"
+    assert hub.received("telegram", kind="call")[0]["method"] == "getMe"
+
+
+def test_set_webhook_registers_our_url_and_secret_and_updates_come_back_verifiable(hub, sink):
+    adapter = make_adapter()
+    assert adapter.set_webhook(sink.url) == sink.url
+    [call] = hub.received("telegram", kind="call")
+    assert call["params"]["secret_token"] == SECRET
+    hub.simulate("telegram", "_update", chat_id=5550001, text="/stop", reply_to_message_id=42)
+    [posted] = sink.wait_for(1)
+    request = RequestFactory().post("/hooks/", data=posted["body"], content_type="application/json",
+                                    headers={"X-Telegram-Bot-Api-Secret-Token": posted["headers"]["X-Telegram-Bot-Api-Secret-Token"]})
+    assert adapter.verify_callback(request)
+    [event] = adapter.parse_callback(request)
+    assert (event.stage, event.keyword, event.provider_message_id) == (Stage.REPLIED, "stop", "5550001:42")
+    assert not make_adapter(secrets={"webhook_secret": "another-secret"}).verify_callback(request)
