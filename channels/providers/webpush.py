@@ -55,6 +55,7 @@ class WebPushSettings:
 class WebPush(ChannelAdapter):
     LABEL = "Web push"
     DEFAULT_TTL = 24 * 3600  # a sale notification older than a day is noise
+    TIMEOUT_SECONDS = 15.0
 
     capabilities = Capabilities(
         channel="push",
@@ -148,7 +149,7 @@ class WebPush(ChannelAdapter):
                 vapid_private_key=vapid,
                 vapid_claims={"sub": subject},  # a fresh dict: webpush() writes aud/exp into it
                 ttl=s.ttl,
-                timeout=15,
+                timeout=self.TIMEOUT_SECONDS,
                 headers={"Urgency": str(message.options.get("urgency", "normal"))},
                 requests_session=http.requests_session(),
             )
