@@ -38,6 +38,7 @@ from channels.providers import http
 logger = logging.getLogger(__name__)
 
 SESSION_WINDOW = timedelta(hours=24)
+CLOCK_SKEW = -timedelta(minutes=5)  # an inbound stamp slightly in the future is still "just now"
 
 # Compliance keywords in inbound WhatsApp text (the whole message, case-insensitive).
 KEYWORDS = {
@@ -229,7 +230,7 @@ class MetaWhatsApp(ChannelAdapter):
     @staticmethod
     def in_session_window(message: OutboundMessage, now: datetime) -> bool:
         last_inbound = _parse_iso(message.options.get("last_inbound_at"))
-        return last_inbound is not None and timedelta(0) <= now - last_inbound < SESSION_WINDOW
+        return last_inbound is not None and CLOCK_SKEW <= now - last_inbound < SESSION_WINDOW
 
     # --- errors ----------------------------------------------------------------------------
 

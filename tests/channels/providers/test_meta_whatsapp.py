@@ -10,8 +10,17 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.test import RequestFactory
 
-from channels.base import ConfigurationError, OutboundMessage, ProviderConfig, Stage, TemplateRef
+from channels.base import (
+    ConfigurationError,
+    Media,
+    OutboundMessage,
+    ProviderConfig,
+    Stage,
+    TemplateRef,
+)
+from channels.fakes.meta import DEFAULT_APP_SECRET
 from channels.providers.meta_whatsapp import MetaWhatsApp
+from tests.channels.providers.fake_hub import hub_fixture, short_timeouts_fixture, sink_fixture  # noqa: F401
 
 APP_SECRET = "meta-app-secret-for-tests"
 VERIFY_TOKEN = "verify-me-please"
@@ -59,6 +68,12 @@ def test_free_form_text_25_hours_after_the_last_inbound_message_is_refused(unrea
     last = (datetime.now(UTC) - timedelta(hours=25)).isoformat()
     [result] = make_adapter().send([OutboundMessage(id="d1", to="+919800000001", text="Hi", options={"last_inbound_at": last})])
     assert result.error.code == "outside_session_window"
+
+
+def test_an_inbound_stamp_a_minute_in_the_future_counts_as_inside_the_window():
+    soon = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
+    payload = make_adapter().build_payload(OutboundMessage(id="d1", to="+919800000001", text="Hi", options={"last_inbound_at": soon}))
+    assert payload["type"] == "text"
 
 
 def test_free_form_text_within_24_hours_builds_a_session_text_message():
@@ -173,9 +188,6 @@ def test_inbound_replies_are_recorded_with_compliance_keywords(text, keyword):
 
 # --- against the fake Cloud API over real HTTP ---------------------------------------------------
 
-from channels.base import Media  # noqa: E402
-from channels.fakes.meta import DEFAULT_APP_SECRET  # noqa: E402
-from tests.channels.providers.fake_hub import hub_fixture, short_timeouts_fixture, sink_fixture  # noqa: E402, F401
 
 
 def recent_inbound() -> dict:
