@@ -148,10 +148,12 @@ class ProviderConfig:
 
     key: str  # registry key, e.g. "twilio_sms"
     settings: Mapping[str, Any]  # non-secret settings (from number, sender name, ...)
-    secrets: Mapping[str, str]  # decrypted credentials
+    secrets: Mapping[str, str] = field(repr=False)  # decrypted credentials; never in repr or logs
     unit_cost: Decimal = Decimal("0")
     callback_url: str = ""  # absolute URL of this config's webhook route
     tenant_id: int | None = None
+    config_id: str = ""  # the ChannelConfig's UUID (sandbox outbox, rate-limit keys, logs)
+    channel: str = ""  # the ChannelConfig's channel (email, sms ...), for "any"-channel adapters
 
 
 @dataclass(frozen=True)
