@@ -92,13 +92,15 @@ class ChannelConfig(EncryptedSecretsMixin, TenantOwnedModel):
         return self.tenant.currency
 
     @property
-    def rate_limit_key(self) -> str:
-        return f"rl:{self.pk}"
-
-    @property
     def burst(self) -> int:
         """Bucket size of the shared limiter: one second's worth of tokens, at least one."""
         return max(1, int(self.rate_per_second))
+
+    def rate_limit_rule(self):
+        """The shared bucket every worker sending through this config takes tokens from."""
+        from channels.ratelimit import Rule, config_key
+
+        return Rule(config_key(self.pk), float(self.rate_per_second), self.burst)
 
     def adapter_class(self):
         return registry.adapter_class(self.provider)
