@@ -243,3 +243,11 @@ def test_admin_pages_never_show_secrets(tenant_a, django_user_model):
     for page in (listing.content.decode(), change.content.decode()):
         assert TOKEN not in page and config.secrets_ciphertext not in page
     assert client.get("/admin/channels/outboxmessage/").status_code == 200
+
+
+def test_the_social_group_warns_about_accounts_that_cannot_post(tenant_a, owner_client):
+    from social_accounts.models import SocialAccount
+
+    with tenant_scope(tenant_a):
+        SocialAccount.objects.create(tenant=tenant_a, platform="x", handle="@acme", status="expired")
+    assert "can't post" in owner_client.get(url(tenant_a)).content.decode()
