@@ -40,6 +40,15 @@ def channel_config_by_token(*, provider: str, token: str) -> ChannelConfig | Non
         return ChannelConfig.objects.select_related("tenant").filter(webhook_token=token, provider=provider).first()
 
 
+def provider_available(key: str) -> bool:
+    """False for a registry entry whose module is not part of this build."""
+    try:
+        registry.adapter_class(key)
+    except (LookupError, ImportError, AttributeError):
+        return False
+    return True
+
+
 @dataclass
 class ChannelGroup:
     channel: str
@@ -56,7 +65,8 @@ def channel_groups(*, tenant: Tenant) -> list[ChannelGroup]:
             channel=key,
             label=CHANNEL_LABELS[key],
             enabled_for_tenant=tenant.channel_enabled(key),
-            providers=[(p, registry.PROVIDERS[p][0]) for p in registry.providers_for_channel(key)],
+            providers=[(p, registry.PROVIDERS[p][0]) for p in registry.providers_for_channel(key)
+                       if provider_available(p)],
         )
         for key in CHANNEL_KEYS
     }

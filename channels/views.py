@@ -67,7 +67,7 @@ def config_create(request, channel: str, provider: str):
         raise Http404("Channel disabled")
     form = ChannelConfigForm(request.POST or None, adapter_cls=adapter_cls, currency=request.tenant.currency,
                              generated=_generated_names(adapter_cls),
-                             initial={"name": f"{CHANNEL_LABELS[channel]} via {registry.PROVIDERS[provider][0]}"})
+                             initial={"name": registry.PROVIDERS[provider][0]})
     if request.method == "POST" and form.is_valid():
         try:
             config = services.channel_config_create(
@@ -128,7 +128,19 @@ def config_edit(request, pk):
         "provider_label": config.provider_label, "can_admin": can_admin,
         "can_test": request.membership.can_edit,
         "channel_off": not request.tenant.channel_enabled(config.channel),
+        "has_webhook": adapter_cls.capabilities.callbacks,
+        "subscribe_page_url": _subscribe_page_url(config),
     })
+
+
+def _subscribe_page_url(config: ChannelConfig) -> str:
+    """Web push configs have a public subscribe page at /push/<webhook_token>/."""
+    if config.channel != "push" or config.provider == "sandbox":
+        return ""
+    from django.conf import settings
+    from django.urls import reverse
+
+    return settings.SITE_URL + reverse("channels_public_urls:push_page", args=[config.webhook_token])
 
 
 @require_POST

@@ -88,8 +88,12 @@ def test_web_push_keys_are_generated_when_the_config_is_created(tenant_a, owner_
         "s_contact_email": "ops@acme.example"})
     assert response.status_code == 302
     with tenant_scope(tenant_a):
-        secrets = ChannelConfig.objects.get().get_secrets()
+        config = ChannelConfig.objects.get()
+        secrets = config.get_secrets()
     assert secrets["vapid_private_key"] and secrets["vapid_public_key"]
+    page = owner_client.get(response["Location"]).content.decode()
+    assert f"/push/{config.webhook_token}/" in page  # the public subscribe page to link to
+    assert secrets["vapid_private_key"] not in page
 
 
 def test_a_failed_connection_test_shows_the_providers_error_and_leaks_no_secret(tenant_a, owner_client, failing, caplog):
