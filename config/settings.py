@@ -285,3 +285,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"axes": {"level": "WARNING"}},
 }
+
+# --- channels ---------------------------------------------------------------------------------
+# Provider webhooks with a larger body are refused with 413 before it is read (SendGrid batches
+# stay well under this).
+WEBHOOK_MAX_BODY_BYTES = env_int("WEBHOOK_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
