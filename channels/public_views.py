@@ -27,7 +27,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from channels.base import ProviderConfig
-from tenants.scoping import scopes_disabled, tenant_scope
+from channels.selectors import channel_config_by_token
+from tenants.scoping import tenant_scope
 
 logger = logging.getLogger(__name__)
 
@@ -37,31 +38,10 @@ WEBPUSH_KEY = "webpush"
 
 def _push_config(token: str):
     """The active web push ChannelConfig behind a public token, or 404."""
-    from channels.models import ChannelConfig
-
-    with scopes_disabled():
-        config = (
-            ChannelConfig.objects.select_related("tenant")
-            .filter(webhook_token=token, provider=WEBPUSH_KEY)
-            .first()
-        )
-    if (
-        config is None
-        or not getattr(config, "is_active", True)
-        or not config.tenant.is_active
-        or not config.tenant.push_enabled
-    ):
+    config = channel_config_by_token(provider=WEBPUSH_KEY, token=token)
+    if config is None or not config.tenant.is_active or not config.is_active:
         raise Http404("No such notification page")
     return config
-
-
-def _provider_config(config) -> ProviderConfig:
-    # ChannelConfig (channel core) decrypts its secrets into the adapter's ProviderConfig.
-    for accessor in ("provider_config", "as_provider_config"):
-        method = getattr(config, accessor, None)
-        if callable(method):
-            return method()
-    return ProviderConfig(key=WEBPUSH_KEY, settings=dict(config.settings or {}), secrets=dict(config.secrets or {}))
 
 
 def _public_key(provider_config: ProviderConfig) -> str:
@@ -82,7 +62,7 @@ def _public_key(provider_config: ProviderConfig) -> str:
 def push_page(request, token: str):
     config = _push_config(token)
     with tenant_scope(config.tenant):
-        provider_config = _provider_config(config)
+        provider_config = config.provider_config()
         site_name = str(provider_config.settings.get("site_name") or config.tenant.name)
         context = {
             "site_name": site_name,

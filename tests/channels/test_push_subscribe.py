@@ -10,6 +10,8 @@ from django.template.loader import render_to_string
 
 from channels.providers.webpush import WebPush
 from channels.public_views import _Invalid, _parse_subscription
+from channels.services import channel_config_create
+from tenants.scoping import tenant_scope
 
 
 def b64(data: bytes) -> str:
@@ -90,3 +92,55 @@ def test_the_page_carries_the_vapid_key_and_urls_as_data_and_no_inline_script():
     assert "Enable notifications" in html
     assert "js/push-subscribe.js" in html
     assert "<script>" not in html and "style=" not in html
+
+
+# --- served pages, against a real web push config --------------------------------------------------
+
+
+@pytest.fixture
+def push_config(tenant_a):
+    with tenant_scope(tenant_a):
+        return channel_config_create(tenant=tenant_a, channel="push", provider="webpush", name="Site push",
+                                     values={"contact_email": "ops@acme.example", "site_name": "Acme Retail"})
+
+
+def test_the_subscribe_page_is_public_branded_and_carries_the_tenants_vapid_key(client, push_config):
+    response = client.get(f"/push/{push_config.webhook_token}/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Acme Retail" in html
+    with tenant_scope(push_config.tenant):
+        public_key = push_config.get_secrets()["vapid_public_key"]
+    assert f'data-public-key="{public_key}"' in html
+    assert f'data-subscribe-url="/push/{push_config.webhook_token}/subscribe"' in html
+    assert response["Referrer-Policy"] == "no-referrer"
+
+
+def test_an_unknown_token_or_a_disabled_config_or_channel_is_not_found(client, push_config):
+    assert client.get("/push/not-a-token/").status_code == 404
+    tenant = push_config.tenant
+    tenant.push_enabled = False
+    tenant.save()
+    assert client.get(f"/push/{push_config.webhook_token}/").status_code == 404
+    tenant.push_enabled = True
+    tenant.save()
+    with tenant_scope(tenant):
+        push_config.enabled = False
+        push_config.save()
+    assert client.get(f"/push/{push_config.webhook_token}/").status_code == 404
+
+
+def test_another_providers_token_does_not_open_a_push_page(client, tenant_a):
+    with tenant_scope(tenant_a):
+        telegram = channel_config_create(tenant=tenant_a, channel="telegram", provider="telegram", name="Bot",
+                                         values={"bot_token": "1:abc"})
+    assert client.get(f"/push/{telegram.webhook_token}/").status_code == 404
+
+
+def test_the_service_worker_is_served_with_the_pages_scope(client, push_config):
+    response = client.get(f"/push/{push_config.webhook_token}/sw.js")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/javascript")
+    assert response["Service-Worker-Allowed"] == f"/push/{push_config.webhook_token}/"
+    body = response.content.decode()
+    assert "showNotification" in body and "notificationclick" in body and "openWindow" in body
