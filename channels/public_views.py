@@ -175,7 +175,10 @@ def push_subscribe(request, token: str):
     if not sub["user_agent"]:
         sub["user_agent"] = request.headers.get("User-Agent", "")[:300]
 
-    from audiences.models import Contact, PushSubscription
+    try:
+        from audiences.models import Contact, PushSubscription
+    except ImportError:  # audiences app without its models yet: say so rather than a 500
+        return JsonResponse({"error": "Subscriptions cannot be stored yet."}, status=503)
 
     with tenant_scope(config.tenant), transaction.atomic():
         contact = Contact.objects.filter(email__iexact=sub["email"]).first() if sub["email"] else None
