@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand
 
 
 class Command(BaseCommand):
+    requires_system_checks: list[str] = []  # a dev tool: must start without a database
     help = "Serve the fake provider APIs (Twilio, SendGrid, Meta, Telegram, push, social) on one port."
 
     def add_arguments(self, parser):

@@ -1,0 +1,83 @@
+"""The fakeproviders command serves every fake provider from one app."""
+
+from __future__ import annotations
+
+import base64
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from channels.fakes.server import MOUNTED, build_app, start_in_thread
+from channels.management.commands.fakeproviders import Command
+
+ROOT = Path(__file__).resolve().parents[3]
+TWILIO_SID = "AC" + "5" * 32
+
+
+@pytest.fixture(scope="module")
+def server():
+    running = start_in_thread(app=Command().build_app())
+    yield running
+    running.stop()
+
+
+def test_the_app_mounts_every_fake_module():
+    assert build_app()[MOUNTED] == ["meta", "sendgrid", "social", "telegram", "twilio", "webpush"]
+
+
+@pytest.mark.parametrize("path", [
+    "/meta/_received", "/telegram/_received", "/push-service/_received", "/facebook/_received",
+    "/instagram/_received", "/x/_received", "/linkedin/_received", "/twilio/_received", "/sendgrid/_received",
+])
+def test_every_fakes_control_route_answers(server, path):
+    response = httpx.get(server.url + path, timeout=5)
+    assert response.status_code == 200 and isinstance(response.json(), list)
+
+
+def test_the_twilio_fake_answers_an_account_lookup_with_basic_auth(server):
+    auth = "Basic " + base64.b64encode(f"{TWILIO_SID}:token".encode()).decode()
+    response = httpx.get(f"{server.url}/twilio/2010-04-01/Accounts/{TWILIO_SID}.json", headers={"Authorization": auth},
+                         timeout=5)
+    assert response.status_code == 200 and response.json()["sid"] == TWILIO_SID
+    unauthenticated = httpx.get(f"{server.url}/twilio/2010-04-01/Accounts/{TWILIO_SID}.json", timeout=5)
+    assert unauthenticated.status_code == 401 and unauthenticated.json()["code"] == 20003
+
+
+def test_the_sendgrid_fake_accepts_mail_and_publishes_its_event_key(server):
+    body = {"from": {"email": "a@example.com"}, "subject": "Hi", "content": [{"type": "text/plain", "value": "x"}],
+            "personalizations": [{"to": [{"email": "b@example.com"}]}]}
+    response = httpx.post(f"{server.url}/sendgrid/v3/mail/send", json=body,
+                          headers={"Authorization": "Bearer SG.key"}, timeout=5)
+    assert response.status_code == 202 and response.headers["X-Message-Id"]
+    assert httpx.get(f"{server.url}/sendgrid/public-key", timeout=5).json()["public_key"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_manage_py_fakeproviders_serves_on_the_given_host_and_port():
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, "manage.py", "fakeproviders", "--host", "127.0.0.1", "--port", str(port)],
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    pytest.fail(f"fakeproviders did not start: {process.stdout.read().decode() if process.poll() is not None else ''}")
+                time.sleep(0.2)
+        assert response.json()["fakes"] == ["meta", "sendgrid", "social", "telegram", "twilio", "webpush"]
+    finally:
+        process.terminate()
+        process.wait(10)
