@@ -89,34 +89,35 @@ def add_routes(app: web.Application, state: Any) -> None:
     counter = itertools.count(1)
     tasks: set = set()
 
-    def post_signed(url: str, token: str, params: dict[str, str], delay: float) -> None:
-        async def deliver() -> None:
-            if delay:
-                await asyncio.sleep(delay)
-            headers = {"X-Twilio-Signature": sign(token, url, params),
-                       "Content-Type": "application/x-www-form-urlencoded", "User-Agent": "TwilioProxy/1.1"}
-            try:
-                async with ClientSession(timeout=ClientTimeout(total=10)) as session:
-                    async with session.post(url, data=urlencode(params), headers=headers) as response:
-                        fake.record(kind="callback", url=url, status=response.status, params=params)
-            except Exception as exc:  # noqa: BLE001 - an app that is down must not kill the fake
-                fake.record(kind="callback", url=url, status=None, error=str(exc), params=params)
+    async def deliver(url: str, token: str, params: dict[str, str]) -> None:
+        headers = {"X-Twilio-Signature": sign(token, url, params),
+                   "Content-Type": "application/x-www-form-urlencoded", "User-Agent": "TwilioProxy/1.1"}
+        try:
+            async with ClientSession(timeout=ClientTimeout(total=10)) as session:
+                async with session.post(url, data=urlencode(params), headers=headers) as response:
+                    fake.record(kind="callback", url=url, status=response.status, params=params)
+        except Exception as exc:  # noqa: BLE001 - an app that is down must not kill the fake
+            fake.record(kind="callback", url=url, status=None, error=str(exc), params=params)
 
-        task = asyncio.get_running_loop().create_task(deliver())
+    def background(coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
         tasks.add(task)
         task.add_done_callback(tasks.discard)
 
+    def post_signed(url: str, token: str, params: dict[str, str]) -> None:
+        background(deliver(url, token, params))
+
     def callbacks_in_order(items: list[tuple[str, dict[str, str]]], token: str) -> None:
+        """Deliver one after the other (each waits for the previous answer), like Twilio's ordering."""
         delay = float(fake.config.get("callback_delay") or 0)
 
         async def run() -> None:
             for url, params in items:
-                post_signed(url, token, params, 0)
-                await asyncio.sleep(delay or 0.02)  # keep them in order at the receiver
+                if delay:
+                    await asyncio.sleep(delay)
+                await deliver(url, token, params)
 
-        task = asyncio.get_running_loop().create_task(run())
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
+        background(run())
 
     async def authenticate(request: web.Request, entry: dict[str, Any]) -> tuple[str | None, web.Response | None]:
         sid = request.match_info["sid"]
@@ -264,7 +265,7 @@ def add_routes(app: web.Application, state: Any) -> None:
                   "Body": data.get("body", ""), "NumMedia": "0", "SmsStatus": "received", "ApiVersion": "2010-04-01"}
         if data.get("replied_to"):
             params["OriginalRepliedMessageSid"] = data["replied_to"]
-        post_signed(url, token, params, 0)
+        post_signed(url, token, params)
         return web.json_response({"ok": True, "params": params, "n": next(counter), "at": time.time()})
 
     fake.add_control_routes(app)

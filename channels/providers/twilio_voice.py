@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -43,6 +44,15 @@ def _add_query(url: str, **values: str) -> str:
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in values]
     query.extend(values.items())
     return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def _timestamp(value: Any) -> datetime:
+    """Call callbacks carry an RFC 2822 Timestamp; fall back to the time we received them."""
+    try:
+        parsed = parsedate_to_datetime(str(value))
+    except (TypeError, ValueError, IndexError):
+        return datetime.now(UTC)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def disposition_of(status: str, answered_by: str = "") -> str:
@@ -147,7 +157,7 @@ class TwilioVoice(TwilioAdapter):
             stage=stage,
             provider_message_id=sid,
             message_id=delivery_id,
-            occurred_at=datetime.now(UTC),
+            occurred_at=_timestamp(params.get("Timestamp")),
             event_id=f"{sid}:{status}",
             error_code=str(params.get("ErrorCode") or ""),
             error_message=str(params.get("ErrorMessage") or ""),

@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from django.test import RequestFactory
 
-from channels.base import ConfigurationError, OutboundMessage, ProviderConfig, Stage
+from channels.base import ConfigurationError, OutboundMessage, ProviderConfig, ProviderError, Stage
 from channels.providers.twilio_sms import TwilioSms
 from tests.channels.providers.fake_hub import short_timeouts_fixture, sink_fixture  # noqa: F401
 
@@ -112,6 +112,12 @@ def test_a_timeout_is_transient(fakes, short_timeouts):
 def test_a_wrong_auth_token_is_a_permanent_credentials_error(fakes):
     [result] = make_adapter(auth_token="invalid-token").send([sms()])
     assert result.error.permanent and result.error.code == "20003"
+
+
+def test_the_account_check_with_a_wrong_token_says_the_credentials_are_bad(fakes):
+    with pytest.raises(ProviderError) as caught:
+        make_adapter(auth_token="invalid-token").test_connection()
+    assert caught.value.permanent and caught.value.code == "20003"
 
 
 def test_missing_credentials_name_the_fields_to_fill_in(fakes):

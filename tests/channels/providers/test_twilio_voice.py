@@ -112,5 +112,11 @@ def test_call_outcomes_map_to_dispositions(params, stage, disposition):
     assert (event.stage, event.disposition) == (stage, disposition)
 
 
+def test_a_call_event_is_dated_by_twilios_timestamp():
+    [event] = make_adapter().parse_call_params({"CallSid": "CA1", "CallStatus": "completed",
+                                                "Timestamp": "Tue, 03 Nov 2026 10:15:00 +0000"})
+    assert event.occurred_at.isoformat() == "2026-11-03T10:15:00+00:00"
+
+
 def test_a_queued_call_reports_nothing():
     assert make_adapter().parse_call_params({"CallSid": "CA1", "CallStatus": "queued"}) == []
