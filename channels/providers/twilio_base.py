@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -105,11 +106,15 @@ class PooledTwilioHttp(HttpClient):
         return response
 
 
+_API_HOST = re.compile(r"^https://api(?:\.[a-z0-9-]+)*\.twilio\.com(?=/|$)")
+
+
 def rewrite_url(url: str) -> str:
+    """https://api.twilio.com/... (or an edge/region host such as api.sydney.au1.twilio.com) -> TWILIO_API_BASE."""
     base = http.setting("TWILIO_API_BASE")
-    if url.startswith(TWILIO_API) and base != TWILIO_API:
-        return base + url[len(TWILIO_API):]
-    return url
+    if base == TWILIO_API:
+        return url
+    return _API_HOST.sub(lambda _m: base, url, count=1)
 
 
 # --- settings ----------------------------------------------------------------------------------

@@ -204,3 +204,13 @@ def test_the_delivery_id_replaces_any_d_already_in_the_callback_url(fakes):
     [call] = fakes.received("twilio", kind="message")
     query = dict(parse_qsl(urlsplit(call["params"]["StatusCallback"]).query))
     assert query == {"d": "new", "v": "2"}
+
+
+def test_twilio_urls_including_edge_hosts_are_sent_to_the_configured_base(settings):
+    from channels.providers.twilio_base import rewrite_url
+
+    settings.TWILIO_API_BASE = "http://127.0.0.1:8025/twilio/"
+    assert rewrite_url("https://api.twilio.com/2010-04-01/Accounts/AC1.json") == \
+        "http://127.0.0.1:8025/twilio/2010-04-01/Accounts/AC1.json"
+    assert rewrite_url("https://api.sydney.au1.twilio.com/2010-04-01/x") == "http://127.0.0.1:8025/twilio/2010-04-01/x"
+    assert rewrite_url("https://example.com/2010-04-01/x") == "https://example.com/2010-04-01/x"
