@@ -1,5 +1,12 @@
-from django.urls import path  # noqa: F401
+"""Public audiences URLs (no login): the preference centre and RFC 8058 one-click unsubscribe."""
 
-app_name = "audiences_public_urls"
+from django.urls import path
 
-urlpatterns: list = []
+from audiences import public_views
+
+app_name = "audiences_public"
+
+urlpatterns = [
+    path("u/<str:token>/", public_views.preferences, name="preferences"),
+    path("u/<str:token>/one-click/", public_views.one_click, name="one_click"),
+]

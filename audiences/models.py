@@ -1,0 +1,300 @@
+"""Who a tenant can reach: contacts, their consent, tags, lists, segments, imports.
+
+Consent's current state lives in one column per channel on Contact (`consent_<channel>`), so a
+segment, an audience preview and the delivery engine's fan-out all filter one table; every change
+also appends a ConsentEvent, which is the history and never changes. Every write goes through
+`audiences.services` so that the two never disagree.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+
+from tenants.models import TenantOwnedModel, validate_timezone
+
+# Channels that carry per-contact consent. Social posts go to followers, not contacts.
+CONSENT_CHANNELS = ("email", "push", "sms", "whatsapp", "telegram", "voice")
+
+# Channels where the law in most markets (TCPA, TRAI, WhatsApp's own policy) wants an explicit
+# opt-in; the others may message a contact whose state is unknown, never one who opted out.
+OPT_IN_REQUIRED = frozenset({"sms", "whatsapp", "voice"})
+
+
+class ConsentState(models.TextChoices):
+    UNKNOWN = "unknown", "Unknown"
+    OPTED_IN = "opted_in", "Opted in"
+    OPTED_OUT = "opted_out", "Opted out"
+
+
+class ConsentSource(models.TextChoices):
+    IMPORT = "import", "Import"
+    FORM = "form", "Form"
+    KEYWORD = "keyword", "Keyword (STOP / START)"
+    UNSUBSCRIBE = "unsubscribe", "Unsubscribe link"
+    ADMIN = "admin", "Admin"
+    API = "api", "API"
+    PROVIDER = "provider", "Provider report"
+
+
+class ContactRole(models.TextChoices):
+    CUSTOMER = "customer", "Customer"
+    PARTNER = "partner", "Partner"
+
+
+def consent_field(channel: str) -> str:
+    if channel not in CONSENT_CHANNELS:
+        raise ValueError(f"No consent for channel {channel!r}")
+    return f"consent_{channel}"
+
+
+def _consent_column() -> models.CharField:
+    return models.CharField(max_length=10, choices=ConsentState.choices, default=ConsentState.UNKNOWN)
+
+
+class Tag(TenantOwnedModel):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=60)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(Lower("name"), "tenant", name="tag_unique_name_ci")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Contact(TenantOwnedModel):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    first_name = models.CharField(max_length=80, blank=True)
+    last_name = models.CharField(max_length=80, blank=True)
+    # Stored lower-cased and stripped (services.email_normalize), so uniqueness is a plain index.
+    email = models.CharField(max_length=254, blank=True, default="")
+    # E.164 (services.phone_normalize), parsed with the tenant's default region.
+    phone = models.CharField(max_length=20, blank=True, default="")
+    role = models.CharField(max_length=10, choices=ContactRole.choices, default=ContactRole.CUSTOMER)
+    city = models.CharField(max_length=80, blank=True)
+    pincode = models.CharField(max_length=12, blank=True)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="contacts")
+    attributes = models.JSONField(default=dict, blank=True)
+    # Blank means the tenant's time zone (see tz_name).
+    timezone = models.CharField(max_length=64, blank=True, validators=[validate_timezone])
+    locale = models.CharField(max_length=16, blank=True)
+    last_active_at = models.DateTimeField(null=True, blank=True)
+    telegram_chat_id = models.CharField(max_length=32, blank=True)
+    telegram_username = models.CharField(max_length=64, blank=True)
+
+    consent_email = _consent_column()
+    consent_push = _consent_column()
+    consent_sms = _consent_column()
+    consent_whatsapp = _consent_column()
+    consent_telegram = _consent_column()
+    consent_voice = _consent_column()
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "email"], condition=~Q(email=""), name="contact_unique_email"),
+            models.UniqueConstraint(fields=["tenant", "phone"], condition=~Q(phone=""), name="contact_unique_phone"),
+        ]
+        indexes = [
+            # Keyset pagination of the grid, newest first.
+            models.Index(fields=["tenant", "-created_at", "-id"], name="contact_keyset"),
+            models.Index(fields=["tenant", "city"], name="contact_city"),
+            models.Index(fields=["tenant", "pincode"], name="contact_pincode"),
+            models.Index(fields=["tenant", "last_active_at"], name="contact_last_active"),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name or self.email or self.phone or str(self.pk)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def tz_name(self, tenant=None) -> str:
+        return self.timezone or (tenant or self.tenant).timezone
+
+    def consent(self, channel: str) -> str:
+        return getattr(self, consent_field(channel))
+
+    def address_for(self, channel: str) -> str:
+        """The address a channel sends to, or "" (push addresses are subscriptions, not a field)."""
+        return {
+            "email": self.email, "sms": self.phone, "whatsapp": self.phone, "voice": self.phone,
+            "telegram": self.telegram_chat_id,
+        }.get(channel, "")
+
+
+class ConsentEvent(TenantOwnedModel):
+    """Append-only consent history. Rows are never updated or deleted (except with their contact)."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="consent_events")
+    channel = models.CharField(max_length=10)
+    state = models.CharField(max_length=10, choices=ConsentState.choices)
+    previous_state = models.CharField(max_length=10, choices=ConsentState.choices)
+    source = models.CharField(max_length=12, choices=ConsentSource.choices)
+    evidence = models.JSONField(default=dict, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["contact", "-created_at"], name="consentevent_contact")]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} {self.channel}: {self.previous_state} -> {self.state} ({self.source})"
+
+
+class SuppressionKind(models.TextChoices):
+    EMAIL = "email", "Email address"
+    PHONE = "phone", "Phone number"
+
+
+class Suppression(TenantOwnedModel):
+    """An address no channel may message, whoever it belongs to (bounces, complaints, legal)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=5, choices=SuppressionKind.choices)
+    # Normalized the same way as Contact.email / Contact.phone.
+    value = models.CharField(max_length=254)
+    reason = models.CharField(max_length=200, blank=True)
+    source = models.CharField(max_length=12, choices=ConsentSource.choices, default=ConsentSource.ADMIN)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "kind", "value"], name="suppression_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.value}"
+
+
+class PushSubscription(TenantOwnedModel):
+    """A browser's web push subscription, stored by the public subscribe endpoint."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.CASCADE,
+                                related_name="push_subscriptions")
+    endpoint = models.URLField(max_length=1000)
+    p256dh = models.CharField(max_length=200)
+    auth = models.CharField(max_length=64)
+    user_agent = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "endpoint"], name="pushsubscription_unique_endpoint")]
+
+    def __str__(self) -> str:
+        return self.endpoint[:60]
+
+
+class ContactList(TenantOwnedModel):
+    """A static list: contacts are added and removed by hand, by import or in bulk."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    contacts = models.ManyToManyField(Contact, blank=True, related_name="lists")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="contactlist_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Segment(TenantOwnedModel):
+    """A saved rule tree (see audiences.segments for its grammar), evaluated at query time."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    rules = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="segment_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ImportJob(TenantOwnedModel):
+    """One uploaded CSV on its way in: uploaded -> mapped -> running -> completed (or failed)."""
+
+    class Status(models.TextChoices):
+        UPLOADED = "uploaded", "Waiting for column mapping"
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Importing"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+
+    FINAL = frozenset({Status.COMPLETED, Status.FAILED})
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    file = models.FileField(upload_to="imports/%Y/%m/")
+    original_name = models.CharField(max_length=255)
+    size_bytes = models.BigIntegerField(default=0)
+    encoding = models.CharField(max_length=20, blank=True)
+    delimiter = models.CharField(max_length=1, blank=True)
+    headers = models.JSONField(default=list, blank=True)
+    # {csv column: contact field or "attr:<name>" or "consent:<channel>" or "" to ignore}
+    mapping = models.JSONField(default=dict, blank=True)
+    match_on = models.CharField(max_length=5, default="email", choices=[("email", "Email"), ("phone", "Phone")])
+    add_tags = models.ManyToManyField(Tag, blank=True, related_name="+")
+    add_to_list = models.ForeignKey(ContactList, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.UPLOADED)
+    total_rows = models.PositiveIntegerField(default=0)
+    processed_rows = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    updated_count = models.PositiveIntegerField(default=0)
+    unchanged_count = models.PositiveIntegerField(default=0)
+    rejected_count = models.PositiveIntegerField(default=0)
+    error_message = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} ({self.get_status_display()})"
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.COMPLETED:
+            return 100
+        return int(100 * self.processed_rows / self.total_rows) if self.total_rows else 0
+
+
+class ImportRejection(TenantOwnedModel):
+    """A row the import could not take, with its 1-based row number in the file and why."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="rejections")
+    row_number = models.PositiveIntegerField()
+    reason = models.CharField(max_length=300)
+    raw = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["row_number", "id"]
