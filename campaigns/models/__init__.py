@@ -1,0 +1,36 @@
+from campaigns.models.campaign import (
+    CHANNEL_CHOICES,
+    WHATSAPP_MAX_BROADCAST_LIST,
+    AiTrainingStatus,
+    CallingHoursMode,
+    Campaign,
+    CampaignContent,
+    CampaignMedia,
+    CampaignPurpose,
+    CampaignStatus,
+    CampaignType,
+    ChannelBudget,
+    Recurrence,
+    SendMode,
+)
+from campaigns.models.delivery import (
+    ACCEPTED_STATUSES,
+    FINAL_STATUSES,
+    STATUS_RANK,
+    CampaignRun,
+    DailyChannelStats,
+    Delivery,
+    DeliveryStatus,
+    RunChannelStats,
+    RunStatus,
+    SkipReason,
+)
+from campaigns.models.template import MessageTemplate, TemplateCategory, TemplateStatus
+
+__all__ = [
+    "ACCEPTED_STATUSES", "CHANNEL_CHOICES", "FINAL_STATUSES", "STATUS_RANK", "WHATSAPP_MAX_BROADCAST_LIST",
+    "AiTrainingStatus", "CallingHoursMode", "Campaign", "CampaignContent", "CampaignMedia", "CampaignPurpose",
+    "CampaignRun", "CampaignStatus", "CampaignType", "ChannelBudget", "DailyChannelStats", "Delivery",
+    "DeliveryStatus", "MessageTemplate", "Recurrence", "RunChannelStats", "RunStatus", "SendMode", "SkipReason",
+    "TemplateCategory", "TemplateStatus",
+]
