@@ -4,5 +4,4 @@ from campaigns.views import grid
 
 urlpatterns = [
     path("", grid.campaign_list, name="list"),
-    path("templates/", grid.template_list, name="templates"),
 ]
