@@ -3,3 +3,14 @@ from django.apps import AppConfig
 
 class CampaignsConfig(AppConfig):
     name = "campaigns"
+    verbose_name = "Campaigns"
+
+    def ready(self) -> None:
+        from django.conf import settings
+
+        from campaigns.engine import status  # noqa: F401  (applies provider status events)
+
+        settings.CELERY_BEAT_SCHEDULE["campaigns-scheduler-tick"] = {
+            "task": "campaigns.tasks.scheduler_tick_task",
+            "schedule": 10.0,
+        }

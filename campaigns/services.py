@@ -30,7 +30,8 @@ from campaigns.selectors import campaign_readiness_errors
 
 __all__ = [
     "CampaignNotReady", "IllegalTransition", "campaign_cancel", "campaign_clone", "campaign_delete",
-    "campaign_launch", "campaign_pause", "campaign_resume", "campaign_retry_failed", "run_create",
+    "campaign_launch", "campaign_pause", "campaign_resume", "campaign_retry_failed", "campaign_send_test",
+    "enqueue_dispatch", "enqueue_fan_out", "run_create", "TestSendRefused",
 ]
 
 
@@ -42,14 +43,14 @@ class CampaignNotReady(Exception):
         self.problems = problems
 
 
-def _enqueue_fan_out(run: CampaignRun) -> None:
+def enqueue_fan_out(run: CampaignRun) -> None:
     from campaigns.tasks import run_fan_out_task
 
     tenant_id, run_id = run.tenant_id, str(run.pk)
     transaction.on_commit(lambda: run_fan_out_task.delay(tenant_id, run_id))
 
 
-def _enqueue_dispatch(run: CampaignRun) -> None:
+def enqueue_dispatch(run: CampaignRun) -> None:
     from campaigns.tasks import run_dispatch_task
 
     tenant_id, run_id = run.tenant_id, str(run.pk)
@@ -68,7 +69,7 @@ def run_create(*, campaign: Campaign, occurrence_at: dt.datetime) -> CampaignRun
         )
         if not created:
             return None
-        _enqueue_fan_out(run)
+        enqueue_fan_out(run)
     return run
 
 
@@ -101,10 +102,10 @@ def campaign_resume(*, campaign: Campaign) -> Campaign:
         for run in runs:
             if run.fanned_out_at is None:
                 CampaignRun.objects.filter(pk=run.pk).update(status=RunStatus.PENDING)
-                _enqueue_fan_out(run)
+                enqueue_fan_out(run)
             else:
                 CampaignRun.objects.filter(pk=run.pk).update(status=RunStatus.SENDING)
-                _enqueue_dispatch(run)
+                enqueue_dispatch(run)
         if not runs and campaign.next_run_at is not None:
             # Paused while waiting for its (next) occurrence: back to waiting.
             lifecycle.transition(campaign, Action.RESCHEDULE)
@@ -149,7 +150,7 @@ def campaign_retry_failed(*, campaign: Campaign) -> int:
         stats_bump_many(run=run, deltas=deltas)
         CampaignRun.objects.filter(pk=run.pk).update(status=RunStatus.SENDING, finished_at=None)
         run.campaign = campaign
-        _enqueue_dispatch(run)
+        enqueue_dispatch(run)
     return sum(-d["failed"] for d in deltas.values())
 
 
@@ -206,3 +207,49 @@ def run_stats_ensure(*, run: CampaignRun) -> None:
          for ch in run.campaign.channels],
         ignore_conflicts=True,
     )
+
+
+class TestSendRefused(Exception):
+    """A test send that cannot go out (no address, no consent, channel not configured)."""
+
+
+def campaign_send_test(*, campaign: Campaign, channel: str, contact=None, address: str = "") -> Delivery:
+    """Send the campaign's content for one channel to one contact or address, right now.
+
+    Marked as a test and left out of every statistic. A chosen contact must be reachable on the
+    channel (consent is never bypassed); an explicitly typed test address is the sender's own.
+    """
+    from audiences.selectors import unreachable_reason
+    from campaigns.engine.dispatch import MessageBuilder, deliveries_send
+    from campaigns.selectors import campaign_channel_config
+    from channels.selectors import channel_adapter
+
+    if channel not in campaign.channels:
+        raise TestSendRefused("This campaign does not use that channel.")
+    if contact is not None:
+        reason = unreachable_reason(contact, channel)
+        if reason:
+            raise TestSendRefused(f"{contact} cannot receive {channel} messages: {reason}.")
+        address = contact.address_for(channel) or (
+            contact.push_subscriptions.order_by("-created_at").values_list("endpoint", flat=True).first() or "")
+    address = (address or "").strip()
+    if not address:
+        raise TestSendRefused("Choose a contact or type a test address.")
+    config = campaign_channel_config(campaign, channel)
+    if config is None:
+        raise TestSendRefused("This channel has no enabled configuration.")
+    now = timezone.now()
+    with transaction.atomic():
+        run = CampaignRun.objects.create(tenant_id=campaign.tenant_id, campaign=campaign, occurrence_at=now,
+                                         is_test=True, status=RunStatus.SENDING, fanned_out_at=now)
+        delivery = Delivery.objects.create(
+            tenant_id=campaign.tenant_id, run=run, campaign=campaign, contact=contact, channel=channel,
+            address=address, is_test=True, status=DeliveryStatus.SENDING, claimed_at=now, attempts=1,
+            channel_config=config,
+        )
+    run.campaign = campaign
+    deliveries_send(run=run, channel=channel, ids=[delivery.pk], claim_time=now, adapter=channel_adapter(config),
+                    builder=MessageBuilder(campaign, channel), max_attempts=1)
+    CampaignRun.objects.filter(pk=run.pk).update(status=RunStatus.COMPLETED, finished_at=timezone.now())
+    delivery.refresh_from_db()
+    return delivery

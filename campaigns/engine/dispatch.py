@@ -1,0 +1,485 @@
+"""Dispatch: claim a batch, hold it to calling hours and budget, send it, write the outcome back.
+
+Per batch (hundreds of deliveries, one task loop):
+1. tokens from the shared Redis limiter (the channel config's rate and the campaign's throttle,
+   taken together so the lowest wins), one round trip for the whole batch;
+2. claim that many due pending rows (pending -> sending, claimed_at) with FOR UPDATE SKIP LOCKED,
+   so two dispatchers never take the same row;
+3. rows outside calling hours go back to pending with not_before = the window's next opening
+   (in the recipient's time zone, or the campaign's fixed one);
+4. budget: the channel's allocation is reserved with a locked row; once spent, what remains of
+   the channel becomes skipped with reason "budget";
+5. one adapter.send() call; the outcome is written with one conditional UPDATE (only rows still
+   claimed by this batch), counters in the same transaction.
+Crash safety: a worker that dies between 2 and 5 leaves rows in "sending"; the reaper
+(scheduler.py) returns them to pending after CLAIM_TIMEOUT, so a message may be sent twice only
+if it was in flight during a crash, never lost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import time
+import zoneinfo
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import (
+    Case,
+    CharField,
+    DateTimeField,
+    DecimalField,
+    F,
+    Value,
+    When,
+)
+from django.utils import timezone
+
+from audiences.services import unsubscribe_one_click_path, unsubscribe_path
+from campaigns.content import content_for
+from campaigns.models import (
+    ACCEPTED_STATUSES,
+    CallingHoursMode,
+    Campaign,
+    CampaignRun,
+    ChannelBudget,
+    Delivery,
+    DeliveryStatus,
+    MessageTemplate,
+    RunStatus,
+    SkipReason,
+)
+from campaigns.rendering import contact_context
+from campaigns.selectors import campaign_channel_config
+from channels import ratelimit
+from channels.base import Media, OutboundMessage, ProviderError, SendResult, TemplateRef
+from channels.selectors import channel_adapter
+from channels.signals import recipient_suppressed
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 200
+MAX_ATTEMPTS = 5  # transient failures before a delivery fails for good
+CLAIM_TIMEOUT = dt.timedelta(minutes=5)
+BACKOFF_BASE_SECONDS = 30
+# Marketing SMS and calls only between 08:00 and 21:00 recipient-local (TCPA) unless the campaign
+# sets its own window.
+DEFAULT_CALLING_HOURS = {"sms": (dt.time(8), dt.time(21)), "voice": (dt.time(8), dt.time(21))}
+
+
+@dataclass
+class BatchOutcome:
+    claimed: int = 0
+    sent: int = 0
+    failed: int = 0
+    retried: int = 0
+    deferred: int = 0
+    skipped: int = 0
+
+
+# --- calling hours ------------------------------------------------------------------------------
+
+def calling_window(campaign: Campaign, channel: str) -> tuple[dt.time, dt.time] | None:
+    if campaign.calling_hours_start and campaign.calling_hours_end:
+        return campaign.calling_hours_start, campaign.calling_hours_end
+    return DEFAULT_CALLING_HOURS.get(channel)
+
+
+def next_allowed_time(now: dt.datetime, tz: zoneinfo.ZoneInfo, window: tuple[dt.time, dt.time]) -> dt.datetime | None:
+    """None when `now` is inside [start, end) local time; else the next opening, as an aware UTC time."""
+    start, end = window
+    local = now.astimezone(tz)
+    t = local.time()
+    inside = (start <= t < end) if start < end else (t >= start or t < end)  # windows may wrap midnight
+    if inside:
+        return None
+    day = local.date() if t < start else local.date() + dt.timedelta(days=1)
+    # Built from the wall clock and localized, so a daylight-saving change between now and then
+    # still opens at 08:00 local; fold=0 picks the first of a repeated hour.
+    opening = dt.datetime.combine(day, start).replace(tzinfo=tz)
+    return opening.astimezone(dt.UTC)
+
+
+def _recipient_tz(campaign: Campaign, delivery: Delivery) -> zoneinfo.ZoneInfo:
+    if campaign.calling_hours_mode == CallingHoursMode.FIXED and campaign.calling_hours_timezone:
+        return zoneinfo.ZoneInfo(campaign.calling_hours_timezone)
+    name = (delivery.contact.timezone if delivery.contact else "") or campaign.tenant.timezone
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return campaign.tenant.tzinfo
+
+
+# --- claiming -----------------------------------------------------------------------------------
+
+def deliveries_claim(*, run: CampaignRun, channel: str, limit: int, now: dt.datetime) -> list[int]:
+    """Take up to `limit` due pending deliveries (pending -> sending); never the same row twice."""
+    table = Delivery._meta.db_table
+    lock = "FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    run_id = Delivery._meta.get_field("run").get_db_prep_value(run.pk, connection)
+    now_db = Delivery._meta.get_field("claimed_at").get_db_prep_value(now, connection)
+    sql = f"""
+        UPDATE {table} SET status = %s, claimed_at = %s, attempts = attempts + 1
+        WHERE id IN (
+            SELECT id FROM {table}
+            WHERE run_id = %s AND channel = %s AND status = %s AND (not_before IS NULL OR not_before <= %s)
+            ORDER BY id LIMIT %s {lock}
+        ) AND status = %s
+        RETURNING id
+    """
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, [DeliveryStatus.SENDING.value, now_db, run_id, channel, DeliveryStatus.PENDING.value,
+                             now_db, limit, DeliveryStatus.PENDING.value])
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+# --- building messages --------------------------------------------------------------------------
+
+class MessageBuilder:
+    """Renders a campaign's content for each delivery into the adapter's OutboundMessage."""
+
+    def __init__(self, campaign: Campaign, channel: str) -> None:
+        self.campaign = campaign
+        self.channel = channel
+        content = campaign.contents.filter(channel=channel).first()
+        self.data = content.data if content else {}
+        self.typed = content_for(channel, self.data)
+        self.template = None
+        if channel == "whatsapp" and self.data.get("mode", "template") == "template":
+            tpl = MessageTemplate.objects.filter(tenant_id=campaign.tenant_id, pk=self.data.get("template_id")).first()
+            self.template = tpl
+        self.media = self._media(self.data.get("media_id") or self.data.get("audio_media_id"))
+
+    def _media(self, media_id) -> tuple[Media, ...]:
+        if not media_id:
+            return ()
+        from campaigns.models import CampaignMedia
+
+        item = CampaignMedia.objects.filter(tenant_id=self.campaign.tenant_id, pk=media_id).first()
+        if item is None:
+            return ()
+        return (Media(url=f"{settings.SITE_URL}{item.file.url}", content_type=item.content_type,
+                      filename=item.original_name),)
+
+    def build(self, delivery: Delivery) -> OutboundMessage:
+        context = contact_context(delivery.contact) if delivery.contact else {}
+        fields = self.typed.render(context)
+        headers: dict[str, str] = {}
+        if self.channel == "email" and delivery.contact is not None:
+            one_click = f"{settings.SITE_URL}{unsubscribe_one_click_path(contact=delivery.contact, channel='email')}"
+            headers = {"List-Unsubscribe": f"<{one_click}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+            fields["options"] = {**fields.get("options", {}),
+                                 "preferences_url": f"{settings.SITE_URL}{unsubscribe_path(contact=delivery.contact)}"}
+        template = None
+        if self.template is not None:
+            template = TemplateRef(name=self.template.name, language=self.template.language,
+                                   variables=tuple(fields.pop("template_variables", ())),
+                                   provider_id=self.template.provider_template_id)
+        fields.pop("template_variables", None)
+        if self.channel == "social":
+            fields["text"] = self.typed.text_for(delivery.address)
+        return OutboundMessage(
+            id=str(delivery.uuid), to=delivery.address, text=fields.get("text", ""), subject=fields.get("subject", ""),
+            html=fields.get("html", ""), title=fields.get("title", ""), url=fields.get("url", ""),
+            media=self.media, template=template, headers=headers,
+            options={**fields.get("options", {}), "campaign_id": str(self.campaign.pk)},
+        )
+
+
+# --- one batch ----------------------------------------------------------------------------------
+
+def _backoff(attempts: int, retry_after: float | None) -> dt.timedelta:
+    if retry_after:
+        return dt.timedelta(seconds=retry_after)
+    base = BACKOFF_BASE_SECONDS * (2 ** max(attempts - 1, 0))
+    return dt.timedelta(seconds=base * random.uniform(0.8, 1.2))  # jitter spreads the retries
+
+
+def _max_attempts(campaign: Campaign, channel: str, builder: MessageBuilder) -> int:
+    if channel == "voice":
+        return 1 + int(builder.data.get("max_retries") or 0)
+    return MAX_ATTEMPTS
+
+
+def _retry_delay(channel: str, builder: MessageBuilder, attempts: int, retry_after: float | None) -> dt.timedelta:
+    if channel == "voice":
+        return dt.timedelta(seconds=int(builder.data.get("retry_delay") or 60))
+    return _backoff(attempts, retry_after)
+
+
+def _defer(ids_to_time: dict[int, dt.datetime], claim_time: dt.datetime) -> None:
+    """Back to pending until the calling window opens; waiting is not an attempt."""
+    if not ids_to_time:
+        return
+    Delivery.objects.filter(pk__in=list(ids_to_time), status=DeliveryStatus.SENDING, claimed_at=claim_time).update(
+        status=DeliveryStatus.PENDING,
+        not_before=Case(*[When(pk=pk, then=Value(t)) for pk, t in ids_to_time.items()], output_field=DateTimeField()),
+        attempts=F("attempts") - 1,
+    )
+
+
+def _reserve_budget(*, run: CampaignRun, channel: str, costs: dict[int, Decimal]) -> tuple[list[int], list[int], Decimal]:
+    """Reserve the batch's estimated cost; returns (ids allowed, ids over budget, amount reserved)."""
+    ids = sorted(costs)
+    budget = ChannelBudget.objects.select_for_update().filter(campaign_id=run.campaign_id, channel=channel).first()
+    if budget is None:
+        return ids, [], Decimal("0")
+    remaining = budget.allocated - budget.spent
+    allowed, reserved = [], Decimal("0")
+    for pk in ids:
+        if reserved + costs[pk] > remaining:
+            break
+        allowed.append(pk)
+        reserved += costs[pk]
+    ChannelBudget.objects.filter(pk=budget.pk).update(spent=F("spent") + reserved)
+    return allowed, ids[len(allowed):], reserved
+
+
+def _skip_rest_for_budget(*, run: CampaignRun, channel: str, claimed_over: list[int], claim_time) -> int:
+    """The allocation is spent: the over-budget claimed rows and everything still pending are skipped."""
+    now = timezone.now()
+    n = Delivery.objects.filter(pk__in=claimed_over, status=DeliveryStatus.SENDING, claimed_at=claim_time).update(
+        status=DeliveryStatus.SKIPPED, skip_reason=SkipReason.BUDGET, failed_at=None, claimed_at=now)
+    n += Delivery.objects.filter(run=run, channel=channel, status=DeliveryStatus.PENDING).update(
+        status=DeliveryStatus.SKIPPED, skip_reason=SkipReason.BUDGET)
+    return n
+
+
+def _write_back(*, claim_time, outcomes: dict[int, dict]) -> int:
+    """One UPDATE for the whole batch, touching only rows this batch still holds."""
+    if not outcomes:
+        return 0
+    columns = {
+        "status": CharField(), "provider_message_id": CharField(), "sent_at": DateTimeField(),
+        "failed_at": DateTimeField(), "error_code": CharField(), "error_message": CharField(),
+        "cost": DecimalField(max_digits=12, decimal_places=5), "not_before": DateTimeField(),
+    }
+    updates = {}
+    for column, field in columns.items():
+        whens = [When(pk=pk, then=Value(values[column], output_field=field))
+                 for pk, values in outcomes.items() if column in values]
+        if whens:
+            updates[column] = Case(*whens, default=F(column), output_field=field)
+    return Delivery.objects.filter(
+        pk__in=list(outcomes), status=DeliveryStatus.SENDING, claimed_at=claim_time).update(**updates)
+
+
+def deliveries_send(*, run: CampaignRun, channel: str, ids: list[int], claim_time, adapter, builder: MessageBuilder,
+                    max_attempts: int) -> BatchOutcome:
+    """Send claimed deliveries and record what happened. Used by dispatch and by test sends."""
+    from campaigns.engine.counters import stats_bump_many
+
+    campaign = run.campaign
+    outcome = BatchOutcome(claimed=len(ids))
+    deliveries = {d.pk: d for d in Delivery.objects.filter(pk__in=ids).select_related("contact")}
+    now = timezone.now()
+
+    window = calling_window(campaign, channel) if not run.is_test else None
+    if window:
+        deferred = {}
+        for pk, d in deliveries.items():
+            opening = next_allowed_time(now, _recipient_tz(campaign, d), window)
+            if opening is not None:
+                deferred[pk] = opening
+        _defer(deferred, claim_time)
+        outcome.deferred = len(deferred)
+        for pk in deferred:
+            deliveries.pop(pk)
+
+    messages: dict[int, OutboundMessage] = {}
+    failures: dict[int, dict] = {}
+    for pk, d in deliveries.items():
+        try:
+            messages[pk] = builder.build(d)
+        except Exception as exc:  # noqa: BLE001 - one bad row must not sink the batch
+            logger.exception("Delivery %s: could not render", d.uuid)
+            failures[pk] = {"status": DeliveryStatus.FAILED, "failed_at": now, "error_code": "render",
+                            "error_message": f"Could not render the message: {exc}"[:500]}
+
+    costs = {pk: Decimal(str(adapter.cost(m))) for pk, m in messages.items()}
+    if run.is_test:  # test sends are free of budget and statistics
+        allowed, over, reserved = sorted(costs), [], Decimal("0")
+    else:
+        with transaction.atomic():
+            allowed, over, reserved = _reserve_budget(run=run, channel=channel, costs=costs)
+    if over:
+        with transaction.atomic():
+            outcome.skipped = _skip_rest_for_budget(run=run, channel=channel, claimed_over=over, claim_time=claim_time)
+            stats_bump_many(run=run, deltas={channel: {"skipped": outcome.skipped}})
+            logger.info("Run %s: %s budget spent, %d deliveries skipped", run.pk, channel, outcome.skipped)
+    batch = [messages[pk] for pk in allowed]
+
+    results: list[SendResult] = []
+    if batch:
+        try:
+            results = adapter.send(batch)
+        except ProviderError as exc:  # the whole call failed (configuration, outage)
+            results = [SendResult(message_id=m.id, error=exc) for m in batch]
+        except Exception as exc:  # noqa: BLE001 - unknown adapter failure: transient, logged
+            logger.exception("Run %s: %s adapter raised", run.pk, channel)
+            err = ProviderError(f"Unexpected error: {exc.__class__.__name__}", code="internal")
+            results = [SendResult(message_id=m.id, error=err) for m in batch]
+
+    by_uuid = {str(deliveries[pk].uuid): pk for pk in allowed}
+    outcomes: dict[int, dict] = dict(failures)
+    actual_cost = Decimal("0")
+    suppress: list[Delivery] = []
+    for result in results:
+        pk = by_uuid.get(result.message_id)
+        if pk is None:
+            logger.warning("Run %s: adapter returned an unknown message id %s", run.pk, result.message_id)
+            continue
+        d = deliveries[pk]
+        if result.ok:
+            cost = Decimal(str(result.cost)) if result.cost else costs.get(pk, Decimal("0"))
+            actual_cost += cost
+            outcomes[pk] = {"status": DeliveryStatus.SENT, "sent_at": now, "cost": cost,
+                            "provider_message_id": (result.provider_message_id or "")[:120],
+                            "error_code": "", "error_message": ""}
+            continue
+        err = result.error
+        info = {"error_code": (err.code or "")[:40], "error_message": err.message[:500]}
+        if err.permanent or d.attempts >= max_attempts:
+            outcomes[pk] = {"status": DeliveryStatus.FAILED, "failed_at": now, **info}
+            if err.suppress_recipient:
+                suppress.append(d)
+        else:
+            outcomes[pk] = {"status": DeliveryStatus.PENDING,
+                            "not_before": now + _retry_delay(channel, builder, d.attempts, err.retry_after), **info}
+    # Anything the adapter did not answer for is retried rather than lost.
+    for pk in allowed:
+        if pk not in outcomes:
+            outcomes[pk] = {"status": DeliveryStatus.PENDING, "not_before": now + _backoff(1, None),
+                            "error_code": "no_result", "error_message": "The provider adapter returned no result."}
+
+    with transaction.atomic():
+        held = dict(Delivery.objects.select_for_update().filter(pk__in=list(outcomes), claimed_at=claim_time)
+                    .values_list("pk", "status"))
+        owned = {pk: o for pk, o in outcomes.items() if held.get(pk) == DeliveryStatus.SENDING}
+        _write_back(claim_time=claim_time, outcomes=owned)
+        # A status callback may have overtaken this write-back (and counted the send): keep its
+        # status, add what only we know.
+        for pk, o in outcomes.items():
+            if o["status"] == DeliveryStatus.SENT and held.get(pk) in ACCEPTED_STATUSES:
+                Delivery.objects.filter(pk=pk).update(provider_message_id=o["provider_message_id"], cost=o["cost"])
+        outcome.sent = sum(1 for o in owned.values() if o["status"] == DeliveryStatus.SENT)
+        outcome.failed = sum(1 for o in owned.values() if o["status"] == DeliveryStatus.FAILED)
+        outcome.retried = sum(1 for o in owned.values() if o["status"] == DeliveryStatus.PENDING)
+        if reserved:
+            ChannelBudget.objects.filter(campaign_id=run.campaign_id, channel=channel).update(
+                spent=F("spent") - reserved + actual_cost)
+        stats_bump_many(run=run, deltas={channel: {"sent": outcome.sent, "failed": outcome.failed,
+                                                   "cost": actual_cost}})
+    for d in suppress:
+        recipient_suppressed.send(sender=Delivery, tenant_id=run.tenant_id, channel=channel, address=d.address,
+                                  reason=outcomes[d.pk].get("error_message", ""))
+    return outcome
+
+
+# --- the dispatch loop --------------------------------------------------------------------------
+
+def _batch_size(campaign: Campaign, channel: str, adapter, builder: MessageBuilder) -> int:
+    size = min(500, max(BATCH_SIZE, adapter.capabilities.max_batch))
+    if channel == "whatsapp":
+        size = min(size, campaign.whatsapp_list_size)
+    if channel == "voice":
+        size = min(size, max(1, int(builder.data.get("max_concurrent") or 1)))
+    return size
+
+
+def _calls_in_progress(run: CampaignRun) -> int:
+    return Delivery.objects.filter(run=run, channel="voice", status=DeliveryStatus.SENT, disposition="").count()
+
+
+def activity_key(run_id, channel: str) -> str:
+    return f"dispatch-active:{run_id}:{channel}"
+
+
+def run_dispatch(*, run_id, channel: str, time_budget: float = 20.0) -> str:
+    """Send a run's due deliveries on one channel for up to `time_budget` seconds.
+
+    Returns "stopped" (run not sending), "done" (nothing due now), "continue" (time budget used
+    up: the caller re-enqueues) or ("delay", seconds) semantics via "delay:<n>".
+    """
+    from django.core.cache import cache
+
+    run = CampaignRun.objects.select_related("campaign", "campaign__tenant", "tenant").filter(pk=run_id).first()
+    if run is None or run.status != RunStatus.SENDING:
+        return "stopped"
+    campaign = run.campaign
+    config = campaign_channel_config(campaign, channel)
+    if config is None:
+        from campaigns.engine.counters import stats_bump_many
+
+        with transaction.atomic():
+            n = Delivery.objects.filter(run=run, channel=channel, status=DeliveryStatus.PENDING).update(
+                status=DeliveryStatus.SKIPPED, skip_reason=SkipReason.NO_CONFIG)
+            stats_bump_many(run=run, deltas={channel: {"skipped": n}})
+        run_finish_if_done(run_id=run.pk)
+        return "done"
+    adapter = channel_adapter(config)
+    builder = MessageBuilder(campaign, channel)
+    rules = [config.rate_limit_rule()]
+    if campaign.throttle_per_minute:
+        rate = campaign.throttle_per_minute / 60.0
+        rules.append(ratelimit.Rule(f"rl:{{campaign:{campaign.pk}}}:{channel}", rate, max(1.0, rate)))
+    size = _batch_size(campaign, channel, adapter, builder)
+    max_attempts = _max_attempts(campaign, channel, builder)
+    deadline = time.monotonic() + time_budget
+
+    while time.monotonic() < deadline:
+        cache.set(activity_key(run.pk, channel), 1, timeout=60)
+        status = CampaignRun.objects.filter(pk=run.pk).values_list("status", flat=True).first()
+        if status != RunStatus.SENDING:
+            return "stopped"  # paused or cancelled: takes effect before the next batch
+        limit = size
+        if channel == "voice":
+            limit = min(size, max(0, size - _calls_in_progress(run)))
+            if limit == 0:
+                time.sleep(1.0)
+                continue
+        grant = ratelimit.acquire(rules, tokens=limit)
+        if grant.granted == 0:
+            time.sleep(min(max(grant.retry_after, 0.01), 1.0))
+            continue
+        claim_time = timezone.now()
+        ids = deliveries_claim(run=run, channel=channel, limit=grant.granted, now=claim_time)
+        if not ids:
+            break
+        deliveries_send(run=run, channel=channel, ids=ids, claim_time=claim_time, adapter=adapter,
+                        builder=builder, max_attempts=max_attempts)
+        if campaign.batch_delay_seconds:
+            return f"delay:{campaign.batch_delay_seconds}"
+    else:
+        return "continue"
+    cache.delete(activity_key(run.pk, channel))
+    run_finish_if_done(run_id=run.pk)
+    return "done"
+
+
+def run_finish_if_done(*, run_id) -> bool:
+    """Complete the run (and the campaign, or schedule its next occurrence) when nothing is left."""
+    from campaigns.engine.scheduler import campaign_after_run
+
+    with transaction.atomic():
+        if Delivery.objects.filter(run_id=run_id, status__in=(DeliveryStatus.PENDING, DeliveryStatus.SENDING)).exists():
+            return False
+        run = CampaignRun.objects.select_for_update().filter(pk=run_id, status=RunStatus.SENDING).first()
+        if run is None:
+            return False
+        from django.db.models import Sum
+
+        from campaigns.models import RunChannelStats
+
+        totals = RunChannelStats.objects.filter(run=run).aggregate(sent=Sum("sent"), failed=Sum("failed"))
+        every_one_failed = not (totals["sent"] or 0) and (totals["failed"] or 0) > 0
+        run.status = RunStatus.FAILED if every_one_failed else RunStatus.COMPLETED
+        run.finished_at = timezone.now()
+        run.save(update_fields=["status", "finished_at"])
+        if not run.is_test:
+            campaign_after_run(run=run, every_one_failed=every_one_failed)
+    return True

@@ -1,0 +1,59 @@
+"""Celery tasks of the delivery engine: thin, idempotent, tenant-scoped wrappers around
+campaigns.engine. Delays longer than a few minutes never sit in the broker: they wait in
+PostgreSQL (not_before, next_run_at) and the scheduler tick picks them up."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from tenants.tasks import TenantTask
+
+logger = logging.getLogger(__name__)
+
+# Never more than half of the broker's visibility timeout (1 hour): see the module docstring.
+MAX_COUNTDOWN_SECONDS = 300
+
+
+@shared_task(base=TenantTask, name="campaigns.tasks.run_fan_out_task", required_flag="campaigns_enabled")
+def run_fan_out_task(tenant, run_id: str) -> None:
+    from campaigns.engine.fanout import run_fan_out
+
+    run_fan_out(run_id=run_id)
+
+
+@shared_task(base=TenantTask, name="campaigns.tasks.run_dispatch_task", required_flag="campaigns_enabled")
+def run_dispatch_task(tenant, run_id: str, channel: str) -> str:
+    from campaigns.engine.dispatch import run_dispatch
+
+    result = run_dispatch(run_id=run_id, channel=channel)
+    if result == "continue":
+        run_dispatch_task.delay(tenant.pk, run_id, channel)
+    elif result.startswith("delay:"):
+        countdown = min(int(result.split(":", 1)[1]), MAX_COUNTDOWN_SECONDS)
+        run_dispatch_task.apply_async((tenant.pk, run_id, channel), countdown=countdown)
+    return result
+
+
+@shared_task(name="campaigns.tasks.scheduler_tick_task")
+def scheduler_tick_task() -> dict:
+    """Beat, every 10 s: start due campaigns, reap stale claims, recover runs, wake dispatch."""
+    from campaigns.engine import scheduler
+    from campaigns.engine.dispatch import run_finish_if_done
+    from campaigns.models import CampaignRun, RunStatus
+    from tenants.scoping import scopes_disabled, tenant_scope
+
+    started = scheduler.campaigns_start_due()
+    reaped = scheduler.deliveries_reap()
+    for tenant_id, run_id in scheduler.runs_recover():
+        run_fan_out_task.delay(tenant_id, run_id)
+    woken = scheduler.runs_needing_dispatch()
+    for tenant_id, run_id, channel in woken:
+        run_dispatch_task.delay(tenant_id, run_id, channel)
+    with scopes_disabled():
+        sending = list(CampaignRun.objects.filter(status=RunStatus.SENDING).values_list("pk", "tenant_id")[:200])
+    for run_id, tenant_id in sending:
+        with tenant_scope(tenant_id):
+            run_finish_if_done(run_id=run_id)
+    return {"started": started, "reaped": reaped, "woken": len(woken)}
