@@ -46,6 +46,7 @@ from campaigns.models import (
     CallingHoursMode,
     Campaign,
     CampaignRun,
+    CampaignType,
     ChannelBudget,
     Delivery,
     DeliveryStatus,
@@ -471,6 +472,8 @@ def run_finish_if_done(*, run_id) -> bool:
         run = CampaignRun.objects.select_for_update().filter(pk=run_id, status=RunStatus.SENDING).first()
         if run is None:
             return False
+        if run.campaign.type != CampaignType.BROADCAST and not run.is_test:
+            return False  # a drip or triggered run lives as long as its campaign (lifecycle ends it)
         from django.db.models import Sum
 
         from campaigns.models import RunChannelStats
