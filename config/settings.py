@@ -290,3 +290,9 @@ LOGGING = {
 # Provider webhooks with a larger body are refused with 413 before it is read (SendGrid batches
 # stay well under this).
 WEBHOOK_MAX_BODY_BYTES = env_int("WEBHOOK_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
+
+# Delivery engine. A claim older than the timeout belongs to a dead worker and goes back to
+# pending (its message may be sent again: the price of never losing one). Dispatchers mark
+# their (run, channel) active for the TTL; beat wakes a dispatcher only where no mark is seen.
+ENGINE_CLAIM_TIMEOUT_SECONDS = env_int("ENGINE_CLAIM_TIMEOUT_SECONDS", 300, minimum=1)
+ENGINE_DISPATCH_ACTIVITY_TTL = env_int("ENGINE_DISPATCH_ACTIVITY_TTL", 60, minimum=1)

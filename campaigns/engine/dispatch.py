@@ -12,7 +12,7 @@ Per batch (hundreds of deliveries, one task loop):
 5. one adapter.send() call; the outcome is written with one conditional UPDATE (only rows still
    claimed by this batch), counters in the same transaction.
 Crash safety: a worker that dies between 2 and 5 leaves rows in "sending"; the reaper
-(scheduler.py) returns them to pending after CLAIM_TIMEOUT, so a message may be sent twice only
+(scheduler.py) returns them to pending after ENGINE_CLAIM_TIMEOUT_SECONDS, so a message may be sent twice only
 if it was in flight during a crash, never lost.
 """
 
@@ -65,7 +65,6 @@ logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 200
 MAX_ATTEMPTS = 5  # transient failures before a delivery fails for good
-CLAIM_TIMEOUT = dt.timedelta(minutes=5)
 BACKOFF_BASE_SECONDS = 30
 # Marketing SMS and calls only between 08:00 and 21:00 recipient-local (TCPA) unless the campaign
 # sets its own window.
@@ -433,7 +432,7 @@ def run_dispatch(*, run_id, channel: str, time_budget: float = 20.0) -> str:
     deadline = time.monotonic() + time_budget
 
     while time.monotonic() < deadline:
-        cache.set(activity_key(run.pk, channel), 1, timeout=60)
+        cache.set(activity_key(run.pk, channel), 1, timeout=settings.ENGINE_DISPATCH_ACTIVITY_TTL)
         status = CampaignRun.objects.filter(pk=run.pk).values_list("status", flat=True).first()
         if status != RunStatus.SENDING:
             return "stopped"  # paused or cancelled: takes effect before the next batch

@@ -11,13 +11,14 @@ import logging
 import zoneinfo
 
 from dateutil import rrule
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from campaigns import lifecycle
-from campaigns.engine.dispatch import CLAIM_TIMEOUT, activity_key
+from campaigns.engine.dispatch import activity_key
 from campaigns.lifecycle import Action, IllegalTransition
 from campaigns.models import (
     Campaign,
@@ -103,10 +104,11 @@ def campaigns_start_due(*, now: dt.datetime | None = None, limit: int = 50) -> i
 
 
 def deliveries_reap(*, now: dt.datetime | None = None) -> int:
-    """Claims older than CLAIM_TIMEOUT belong to a dead worker: back to pending (sent at most again)."""
+    """Claims older than the claim timeout belong to a dead worker: back to pending (sent at most again)."""
     now = now or timezone.now()
+    timeout = dt.timedelta(seconds=settings.ENGINE_CLAIM_TIMEOUT_SECONDS)
     with scopes_disabled():
-        stale = Delivery.objects.filter(status=DeliveryStatus.SENDING, claimed_at__lt=now - CLAIM_TIMEOUT)
+        stale = Delivery.objects.filter(status=DeliveryStatus.SENDING, claimed_at__lt=now - timeout)
         count = stale.update(status=DeliveryStatus.PENDING)
     if count:
         logger.warning("Reaper returned %d stale claims to pending", count)
