@@ -421,7 +421,14 @@ def run_dispatch(*, run_id, channel: str, time_budget: float = 20.0) -> str:
             stats_bump_many(run=run, deltas={channel: {"skipped": n}})
         run_finish_if_done(run_id=run.pk)
         return "done"
-    adapter = channel_adapter(config)
+    try:
+        adapter = channel_adapter(config)
+    except (LookupError, ImportError, ProviderError) as exc:
+        # A broken configuration cannot send anything: fail the channel's pending deliveries
+        # with the reason rather than retrying forever.
+        _fail_pending(run, channel, code="configuration", message=f"{config.name}: {exc}")
+        run_finish_if_done(run_id=run.pk)
+        return "done"
     builder = MessageBuilder(campaign, channel)
     rules = [config.rate_limit_rule()]
     if campaign.throttle_per_minute:
@@ -459,6 +466,16 @@ def run_dispatch(*, run_id, channel: str, time_budget: float = 20.0) -> str:
     cache.delete(activity_key(run.pk, channel))
     run_finish_if_done(run_id=run.pk)
     return "done"
+
+
+def _fail_pending(run: CampaignRun, channel: str, *, code: str, message: str) -> None:
+    from campaigns.engine.counters import stats_bump_many
+
+    logger.error("Run %s: %s cannot send: %s", run.pk, channel, message)
+    with transaction.atomic():
+        n = Delivery.objects.filter(run=run, channel=channel, status=DeliveryStatus.PENDING).update(
+            status=DeliveryStatus.FAILED, failed_at=timezone.now(), error_code=code, error_message=message[:500])
+        stats_bump_many(run=run, deltas={channel: {"failed": n}})
 
 
 def run_finish_if_done(*, run_id) -> bool:

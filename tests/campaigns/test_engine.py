@@ -404,3 +404,14 @@ def test_a_test_send_to_an_opted_out_contact_is_refused(scoped):
     with pytest.raises(services.TestSendRefused, match="opted out"):
         services.campaign_send_test(campaign=c, channel="email", contact=person)
     assert not OutboxMessage.objects.exists()
+
+
+def test_a_broken_channel_configuration_fails_the_channel_with_its_reason(scoped):
+    contact(scoped, 1)
+    run = start(campaign(scoped, channels=("email",)))
+    ChannelConfig.objects.filter(channel="email").update(provider="no_such_provider")
+    assert run_dispatch(run_id=run.pk, channel="email") == "done"
+    d = run.deliveries.get()
+    assert (d.status, d.error_code) == (DeliveryStatus.FAILED, "configuration")
+    assert "no_such_provider" in d.error_message
+    assert Campaign.objects.get(pk=run.campaign_id).status == CampaignStatus.FAILED
