@@ -79,7 +79,11 @@ class Command(BaseCommand):
                 except ProcessLookupError:
                     pass
             for proc in [*pool, fake]:
-                proc.wait(timeout=30)
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
             if not keep:
                 self.stdout.write("Deleting the benchmark tenant ...")
                 with connection.cursor() as cursor:  # faster than the ORM's cascade over millions of rows
