@@ -6,7 +6,7 @@ PIP_STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
 VENDOR := static/vendor
 
-.PHONY: run test deps assets migrate seed serve lint bench clean
+.PHONY: run test deps browser assets migrate seed serve lint bench clean
 
 run: deps migrate seed
 	@echo ""
@@ -14,8 +14,16 @@ run: deps migrate seed
 	@echo ""
 	$(VENV)/bin/honcho -f Procfile.dev start
 
-test: deps
+test: deps browser
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The browser walkthroughs (tests/e2e) drive Debian's Chromium; Playwright never downloads one.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@test -x $(CHROMIUM) || { echo "Installing Debian's chromium for the browser tests"; \
+	  $(SUDO) apt-get install -y --no-install-recommends chromium || \
+	  { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium; }; }
 
 deps: $(PIP_STAMP) assets
 

@@ -1,0 +1,162 @@
+"""Browser walkthroughs: Playwright driving Debian's Chromium against a live server with real
+Celery workers and the fake providers.
+
+- `app`: the live server (pytest-django's, on the test database), worker processes on the same
+  database and broker, a scheduler thread standing in for beat, and the fake providers.
+- `page`: a fresh headless Chromium (own user-data dir) logged out, with the base URL set.
+When a test fails, a screenshot and the page's HTML are saved under var/e2e-artifacts/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+# Playwright's sync API keeps an asyncio loop in this thread; the Django calls these tests make
+# between page actions are ordinary synchronous ones, so Django's async-safety guard is lifted.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+ARTIFACTS = ROOT / "var" / "e2e-artifacts"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--disable-dev-shm-usage"]
+
+
+def pytest_collection_modifyitems(config, items):
+    if Path(CHROMIUM).exists():
+        return
+    # Under CI the browser is part of the setup (make test installs it): its absence is a failure.
+    marker = pytest.mark.skip(reason=f"no Chromium at {CHROMIUM} (make test installs it)")
+    if os.environ.get("REQUIRE_SERVICES") == "1":
+        raise pytest.UsageError(f"Chromium missing at {CHROMIUM}: the browser walkthroughs cannot run")
+    for item in items:
+        if "e2e" in str(item.fspath):
+            item.add_marker(marker)
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call" and report.failed:
+        page = item.funcargs.get("page")
+        if page is not None:
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            try:
+                page.screenshot(path=str(ARTIFACTS / f"{item.name}.png"), full_page=True)
+                (ARTIFACTS / f"{item.name}.html").write_text(page.content())
+            except Exception:  # noqa: BLE001 - the page may be gone; the test failure is what matters
+                pass
+
+
+class Workers:
+    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+        self.env, self.log_dir, self.procs = env, log_dir, []
+
+    def start(self, n: int = 1) -> None:
+        for _ in range(n):
+            log = open(self.log_dir / f"worker-{len(self.procs)}.log", "w")  # noqa: SIM115
+            self.procs.append(subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "config", "worker", "-c", "2", "-P", "prefork",
+                 "--without-gossip", "--without-mingle", "-n", f"e2e{len(self.procs)}@%h"],
+                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+class Ticker(threading.Thread):
+    """Beat's stand-in: the scheduler tick every second, in this process."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        from django.db import connections
+
+        from campaigns.tasks import scheduler_tick_task
+
+        while not self.halt.wait(1.0):
+            try:
+                scheduler_tick_task()
+            except Exception:  # noqa: BLE001 - a failed tick is retried a second later, like beat
+                pass
+        connections.close_all()
+
+
+@pytest.fixture
+def app(live_server, transactional_db, fake_providers, settings, tmp_path):  # noqa: F811
+    if connection.vendor != "postgresql" or not settings.REDIS_URL:
+        pytest.skip("browser walkthroughs need PostgreSQL and Redis (DATABASE_URL, REDIS_URL)")
+    from config.celery import app as celery_app
+
+    fake = fake_providers.url
+    overrides = {"TWILIO_API_BASE": f"{fake}/twilio", "SENDGRID_API_HOST": f"{fake}/sendgrid",
+                 "WHATSAPP_API_BASE": f"{fake}/meta", "TELEGRAM_API_BASE": f"{fake}/telegram",
+                 "OPENAI_BASE_URL": f"{fake}/openai/v1", "FACEBOOK_API_BASE": f"{fake}/facebook",
+                 "INSTAGRAM_API_BASE": f"{fake}/instagram", "X_API_BASE": f"{fake}/x",
+                 "LINKEDIN_API_BASE": f"{fake}/linkedin"}
+    for name, value in overrides.items():
+        setattr(settings, name, value)
+    settings.SITE_URL = live_server.url
+    settings.OPENAI_API_KEY = settings.OPENAI_API_KEY or "sk-e2e-fake"
+    db = connection.settings_dict
+    env = {**os.environ, **overrides, "SITE_URL": live_server.url, "OPENAI_API_KEY": settings.OPENAI_API_KEY,
+           "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+           "REDIS_URL": settings.REDIS_URL, "LOG_LEVEL": "WARNING", "ENGINE_DISPATCH_ACTIVITY_TTL": "5"}
+    celery_app.control.purge()
+    workers = Workers(env, tmp_path)
+    workers.start()
+    ticker = Ticker()
+    ticker.start()
+    yield live_server
+    ticker.halt.set()
+    ticker.join(timeout=5)
+    workers.stop()
+    celery_app.control.purge()
+
+
+@pytest.fixture
+def page(app, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    profile = tmp_path / "chromium-profile"
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+            base_url=app.url, viewport={"width": 1400, "height": 900})
+        context.set_default_timeout(15_000)
+        page = context.pages[0] if context.pages else context.new_page()
+        yield page
+        context.close()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def login(page, username: str, password: str) -> None:
+    page.goto("/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+
+
+from tests.channels.providers.conftest import fake_providers  # noqa: E402,F401
