@@ -296,3 +296,7 @@ WEBHOOK_MAX_BODY_BYTES = env_int("WEBHOOK_MAX_BODY_BYTES", 1024 * 1024, minimum=
 # their (run, channel) active for the TTL; beat wakes a dispatcher only where no mark is seen.
 ENGINE_CLAIM_TIMEOUT_SECONDS = env_int("ENGINE_CLAIM_TIMEOUT_SECONDS", 300, minimum=1)
 ENGINE_DISPATCH_ACTIVITY_TTL = env_int("ENGINE_DISPATCH_ACTIVITY_TTL", 60, minimum=1)
+# First retry delay after a transient provider error; doubles per attempt, with jitter.
+ENGINE_RETRY_BASE_SECONDS = env_int("ENGINE_RETRY_BASE_SECONDS", 30, minimum=1)
+# How often beat runs the scheduler tick (due campaigns start at most this late, plus a batch).
+ENGINE_TICK_SECONDS = env_int("ENGINE_TICK_SECONDS", 10, minimum=1)
