@@ -135,7 +135,7 @@ def sink_fixture():
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_POST(self):  # noqa: N802 - http.server naming
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            captured.append({"path": self.path, "headers": dict(self.headers), "body": body})
+            captured.append({"path": self.path, "headers": dict(self.headers), "body": body, "at": time.monotonic()})
             self.send_response(200)
             self.end_headers()
 
