@@ -7,10 +7,12 @@ import socket
 import subprocess
 import sys
 import time
+from io import StringIO
 from pathlib import Path
 
 import httpx
 import pytest
+from django.core.management import call_command
 
 from channels.fakes.server import MOUNTED, build_app, start_in_thread
 from channels.management.commands.fakeproviders import Command
@@ -125,3 +127,15 @@ def test_manage_py_fakeproviders_serves_on_the_given_host_and_port():
     finally:
         process.terminate()
         process.wait(10)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("endpoint", ["telegram", "sendgrid", "meta"])
+def test_bench_fakeproviders_hammers_a_real_api_route_and_reports_the_rate(endpoint):
+    out = StringIO()
+    call_command("bench_fakeproviders", endpoint=endpoint, seconds=0.5, concurrency=4, stdout=out)
+
+    report = out.getvalue()
+    expected = {"telegram": "{200: ", "sendgrid": "{202: ", "meta": "{200: "}[endpoint]
+    assert f"answers {expected}" in report  # every request was accepted, none failed
+    assert "requests/s" in report and "server CPU:" in report
