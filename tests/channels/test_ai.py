@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import pytest
 
@@ -121,15 +119,16 @@ def test_an_unknown_model_is_permanent(openai_fake):
     assert caught.value.permanent and caught.value.code == "model_not_found"
 
 
-def test_a_provider_that_does_not_answer_in_time_is_transient(openai_fake):
-    httpx.post(openai_fake + "/_fault", json={"status": 0, "delay": 2}, timeout=5)
+def test_a_provider_that_does_not_answer_in_time_is_transient(openai_fake, fake_providers):
+    httpx.post(openai_fake + "/_fault", json={"status": 0, "delay": 2, "count": 3}, timeout=5)
 
-    started = time.monotonic()
     with pytest.raises(ProviderError) as caught:
         ask("Text: Hi", timeout=0.5)
 
     assert not caught.value.permanent and caught.value.code == "timeout"
-    assert time.monotonic() - started < 1.8  # no hidden SDK retries stretching the wait
+    # One attempt: the SDK's own retries are off, so the caller's backoff decides.
+    calls = httpx.get(fake_providers.url + "/_fake/messages?provider=openai", timeout=5).json()
+    assert len(calls) == 1
 
 
 def test_the_base_url_is_read_at_call_time(openai_fake, settings):

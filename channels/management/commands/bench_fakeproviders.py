@@ -18,6 +18,7 @@ import asyncio
 import json
 import multiprocessing
 import os
+import queue
 import time
 from collections import Counter
 from typing import Any
@@ -116,7 +117,7 @@ class Command(BaseCommand):
             server.start()
             try:
                 port = ready.get(timeout=30)
-            except Exception as exc:
+            except queue.Empty as exc:
                 server.terminate()
                 raise CommandError("The fake provider server did not start") from exc
             base = f"http://{options['host']}:{port}"
