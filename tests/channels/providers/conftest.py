@@ -1,7 +1,7 @@
 """The fake provider server (channels.fakes.server), started once per test session.
 
-`fake_providers` serves every fake module (fake_hub.py picks it up when present), and
-`fakes` points TWILIO_API_BASE / SENDGRID_API_HOST at it and wraps the control routes.
+`fake_providers` (tests/channels/conftest.py) serves every fake module (fake_hub.py picks it up
+when present), and `fakes` points TWILIO_API_BASE / SENDGRID_API_HOST at it and wraps the control routes.
 """
 
 from __future__ import annotations
@@ -13,15 +13,6 @@ import httpx
 import pytest
 
 PREFIXES = {"twilio": "/twilio", "sendgrid": "/sendgrid"}
-
-
-@pytest.fixture(scope="session")
-def fake_providers():
-    from channels.fakes.server import start_in_thread
-
-    server = start_in_thread()
-    yield server
-    server.stop()
 
 
 @dataclass
