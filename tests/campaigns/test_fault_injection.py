@@ -33,7 +33,6 @@ from campaigns.lifecycle import Action
 from campaigns.models import Campaign, CampaignContent, CampaignRun, CampaignStatus, DeliveryStatus
 from channels.models import ChannelConfig
 from tenants.scoping import tenant_scope
-from tests.channels.providers.conftest import fake_providers, fakes  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 SID = "AC" + "3" * 32
@@ -131,7 +130,7 @@ def private_redis(tmp_path):
 
 
 @pytest.fixture
-def stack(private_redis, fake_providers, tmp_path):  # noqa: F811
+def stack(private_redis, fake_providers, tmp_path):
     (tmp_path / "var").mkdir()
     running = Stack(private_redis.url, fake_providers.url, tmp_path)
     running.start()
@@ -140,7 +139,7 @@ def stack(private_redis, fake_providers, tmp_path):  # noqa: F811
 
 
 @pytest.fixture
-def campaign(tenant_a, fakes):  # noqa: F811
+def campaign(tenant_a, fakes):
     fakes.configure("twilio", message_statuses=[])  # no callbacks: no web server in these tests
     with tenant_scope(tenant_a):
         config = ChannelConfig(tenant=tenant_a, name="Twilio", channel="sms", provider="twilio_sms",
@@ -167,7 +166,7 @@ def start(campaign) -> CampaignRun:
     return run
 
 
-def accepted(fakes) -> Counter:  # noqa: F811
+def accepted(fakes) -> Counter:
     calls = fakes.received("twilio", kind="message")
     return Counter(c["params"]["StatusCallback"].rsplit("?d=", 1)[1] for c in calls if c.get("answered") == 201)
 
@@ -190,7 +189,7 @@ def finished(campaign) -> bool:
     return Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.COMPLETED
 
 
-def assert_all_sent_once_or_within(run, fakes, allowed_repeats: int) -> None:  # noqa: F811
+def assert_all_sent_once_or_within(run, fakes, allowed_repeats: int) -> None:
     seen = accepted(fakes)
     expected = {str(u) for u in run.deliveries.values_list("uuid", flat=True)}
     assert set(seen) == expected, f"missing {len(expected - set(seen))}, unexpected {len(set(seen) - expected)}"
@@ -199,7 +198,7 @@ def assert_all_sent_once_or_within(run, fakes, allowed_repeats: int) -> None:  #
     assert run.deliveries.filter(status=DeliveryStatus.SENT).count() == RECIPIENTS
 
 
-def test_a_storm_of_429s_and_5xx_delays_the_campaign_but_loses_and_repeats_nothing(campaign, stack, fakes):  # noqa: F811
+def test_a_storm_of_429s_and_5xx_delays_the_campaign_but_loses_and_repeats_nothing(campaign, stack, fakes):
     fakes.fault("twilio", status=429, count=150, retry_after=1)
     fakes.fault("twilio", status=503, count=150)
     run = start(campaign)
@@ -209,14 +208,14 @@ def test_a_storm_of_429s_and_5xx_delays_the_campaign_but_loses_and_repeats_nothi
     assert retried >= 150  # the storm was felt, and ridden out
 
 
-def test_a_latency_spike_slows_sending_without_loss(campaign, stack, fakes):  # noqa: F811
+def test_a_latency_spike_slows_sending_without_loss(campaign, stack, fakes):
     fakes.fault("twilio", status=0, count=40, delay=1.5)  # 40 requests each answered 1.5 s late
     run = start(campaign)
     wait_for(lambda: finished(campaign), 180, "campaign completed")
     assert_all_sent_once_or_within(run, fakes, allowed_repeats=0)
 
 
-def test_redis_restarted_mid_campaign_loses_nothing(campaign, stack, private_redis, fakes):  # noqa: F811
+def test_redis_restarted_mid_campaign_loses_nothing(campaign, stack, private_redis, fakes):
     run = start(campaign)
     wait_for(lambda: sum(accepted(fakes).values()) >= RECIPIENTS * 0.3, 120, "30% sent")
     private_redis.restart()  # broker queue, rate-limit buckets and dispatcher marks are all gone
@@ -224,7 +223,7 @@ def test_redis_restarted_mid_campaign_loses_nothing(campaign, stack, private_red
     assert_all_sent_once_or_within(run, fakes, allowed_repeats=BATCH_SIZE * 4)
 
 
-def test_postgresql_connections_dropped_mid_campaign_lose_nothing(campaign, stack, fakes):  # noqa: F811
+def test_postgresql_connections_dropped_mid_campaign_lose_nothing(campaign, stack, fakes):
     run = start(campaign)
     wait_for(lambda: sum(accepted(fakes).values()) >= RECIPIENTS * 0.3, 120, "30% sent")
     with connection.cursor() as cursor:  # every worker and beat connection to the test database

@@ -22,16 +22,6 @@ def create_config(tenant, *, provider="sandbox", channel="email", name=None, set
         return config
 
 
-@pytest.fixture(scope="session")
-def fake_providers():
-    """The fake provider server (channels.fakes.server) on a free port, once per test session."""
-    from channels.fakes.server import start_in_thread
-
-    server = start_in_thread()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def register_provider(monkeypatch):
     """Register a test-only adapter class under a key for the duration of a test."""

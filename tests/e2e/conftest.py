@@ -105,7 +105,7 @@ class Ticker(threading.Thread):
 
 
 @pytest.fixture
-def app(live_server, transactional_db, fake_providers, settings, tmp_path):  # noqa: F811
+def app(live_server, transactional_db, fake_providers, settings, tmp_path):
     if connection.vendor != "postgresql" or not settings.REDIS_URL:
         pytest.skip("browser walkthroughs need PostgreSQL and Redis (DATABASE_URL, REDIS_URL)")
     from config.celery import app as celery_app
@@ -160,4 +160,3 @@ def login(page, username: str, password: str) -> None:
     page.wait_for_load_state("networkidle")
 
 
-from tests.channels.providers.conftest import fake_providers  # noqa: E402,F401
