@@ -33,6 +33,7 @@ from audiences.models import (
     consent_field,
 )
 from audiences.segments import compile_rules
+from audiences.services import phone_normalize
 from tenants.models import CHANNEL_LABELS
 
 # Channels the audience preview reports on, in display order.
@@ -203,25 +204,35 @@ def count_capped(queryset: QuerySet, *, cap: int = COUNT_CAP) -> tuple[int, bool
     return min(n, cap), n <= cap
 
 
-def search_q(text: str) -> Q:
-    """Every word must match a name, the email or (by its digits) the phone number."""
+PHONE_LIKE_RE = re.compile(r"[\d\s()+./-]+")
+
+
+def search_q(text: str, *, region: str = "") -> Q:
+    """A query that looks like a phone number matches phones by its digits (stored as E.164, so
+    "98123 45678", "(415) 555-0101" and a national "098123 45678" all find the contact); otherwise
+    every word must match a name or the email."""
+    text = text.strip()
+    digits = re.sub(r"\D", "", text)
+    if PHONE_LIKE_RE.fullmatch(text) and len(digits) >= 3:
+        phone_q = Q(phone__contains=digits)
+        if region:
+            try:
+                phone_q |= Q(phone=phone_normalize(text, region=region))
+            except ValueError:
+                pass  # a fragment of a number: the digits match is all there is
+        return phone_q
     q = Q()
     for word in text.split():
-        word_q = Q(first_name__icontains=word) | Q(last_name__icontains=word) | Q(email__icontains=word)
-        digits = re.sub(r"\D", "", word)
-        # Phones are stored as E.164, so "98123 45678" or "(415) 555-0101" match by their digits.
-        if len(digits) >= 3:
-            word_q |= Q(phone__contains=digits)
-        q &= word_q
+        q &= Q(first_name__icontains=word) | Q(last_name__icontains=word) | Q(email__icontains=word)
     return q
 
 
-def contacts_filtered(*, tenant_id: int, q: str = "", role: str = "", city: str = "", tag=None, contact_list=None,
+def contacts_filtered(*, tenant_id: int, q: str = "", region: str = "", role: str = "", city: str = "", tag=None, contact_list=None,
                       consent_channel: str = "", consent_state: str = "", reachable: str = "") -> QuerySet[Contact]:
     """The grid's query: one filtered queryset, no Python filtering."""
     contacts = Contact.objects.filter(tenant_id=tenant_id)
     if q.strip():
-        contacts = contacts.filter(search_q(q))
+        contacts = contacts.filter(search_q(q, region=region))
     if role:
         contacts = contacts.filter(role=role)
     if city.strip():

@@ -11,10 +11,10 @@ from collections.abc import Iterable
 
 import phonenumbers
 from django.core import signing
-from django.core.exceptions import ValidationError
+from django.core.exceptions import EmptyResultSet, ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.urls import reverse
 
 from audiences.models import (
@@ -258,11 +258,14 @@ def _link_contacts(*, through, contacts: QuerySet[Contact], other_field: str, ot
     other = through._meta.get_field(other_field)
     other_column = connection.ops.quote_name(other.column)
     other_value = other.target_field.get_db_prep_value(other_pk, connection)
-    select_sql, params = contacts.order_by().values("pk").query.sql_with_params()
+    try:
+        select_sql, params = contacts.order_by().values(chosen_id=F("pk")).query.sql_with_params()
+    except EmptyResultSet:  # e.g. no ticked ids: nothing to link
+        return 0
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} ({contact_column}, {other_column}) "
-            f"SELECT chosen.id, %s FROM ({select_sql}) chosen ON CONFLICT DO NOTHING",
+            f"SELECT chosen.chosen_id, %s FROM ({select_sql}) chosen ON CONFLICT DO NOTHING",
             [other_value, *params],
         )
         return max(cursor.rowcount, 0)

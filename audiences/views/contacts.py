@@ -57,7 +57,8 @@ def _filter_form(request, data: QueryDict) -> GridFilterForm:
 
 
 def _filtered(request, form: GridFilterForm):
-    return selectors.contacts_filtered(tenant_id=request.tenant.pk, **form.selector_kwargs())
+    return selectors.contacts_filtered(tenant_id=request.tenant.pk, region=request.tenant.default_phone_region,
+                                       **form.selector_kwargs())
 
 
 def _filter_query(data: QueryDict) -> str:
