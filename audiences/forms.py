@@ -179,7 +179,10 @@ class GridFilterForm(forms.Form):
     consent_state = forms.ChoiceField(required=False, label="Consent state",
                                       choices=[("", "Any state"), *ConsentState.choices])
 
-    FILTER_NAMES = ("q", "role", "city", "tag", "list", "consent_channel", "consent_state")
+    reachable = forms.ChoiceField(required=False, label="Reachable by", choices=[("", "Any channel"), *CHANNEL_CHOICES],
+                                  help_text="Has the address, the consent and no suppression.")
+
+    FILTER_NAMES = ("q", "role", "city", "tag", "list", "consent_channel", "consent_state", "reachable")
 
     def __init__(self, *args, tenant, **kwargs):
         super().__init__(*args, label_suffix="", **kwargs)
@@ -193,6 +196,7 @@ class GridFilterForm(forms.Form):
             "q": data.get("q") or "", "role": data.get("role") or "", "city": data.get("city") or "",
             "tag": data.get("tag"), "contact_list": data.get("list"),
             "consent_channel": data.get("consent_channel") or "", "consent_state": data.get("consent_state") or "",
+            "reachable": data.get("reachable") or "",
         }
 
     @property

@@ -48,6 +48,7 @@ def people(in_tenant_a):
     ("q=kapoor", {"asha", "meera"}),
     ("q=asha+kapoor", {"asha"}),
     ("q=shop.example", {"asha"}),
+    ("q=Asha%40Shop.example", {"asha"}),    # a whole address is an exact, indexed match
     ("q=98765+43210", {"meera"}),           # phone typed with a space matches by digits
     ("q=%2B91+98765-43210", {"meera"}),
     ("q=098765+43210", {"meera"}),          # national form, read with the workspace's region
@@ -57,6 +58,8 @@ def people(in_tenant_a):
     ("consent_channel=sms&consent_state=opted_out", {"ravi"}),
     ("consent_channel=sms&consent_state=opted_in", {"meera"}),
     ("q=kapoor&city=pune&consent_channel=sms&consent_state=opted_in", {"meera"}),
+    ("reachable=sms", {"meera"}),           # SMS needs an explicit opt-in
+    ("reachable=email", {"asha", "ravi", "meera"}),
 ])
 def test_search_and_filters_narrow_the_grid(owner_client, tenant_a, people, query, expected):
     html = owner_client.get(f"{grid(tenant_a)}?{query}").content.decode()
