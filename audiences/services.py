@@ -300,14 +300,18 @@ DELETE_BATCH = 5000
 def contacts_delete(*, contacts: QuerySet[Contact]) -> int:
     """Delete the contacts with their history, links and push subscriptions.
 
-    Django's collector runs the cascades; batches of ids keep its memory flat on a large
-    selection, and one transaction keeps a failed delete from leaving half of it done."""
-    deleted = 0
+    Django's collector runs the cascades (so relations other apps add later are honoured);
+    batches of ids keep its memory flat on a large selection, walking forward by id so no batch
+    re-reads the rows the previous ones deleted; one transaction keeps a failed delete from
+    leaving half of it done."""
+    deleted, last_pk = 0, None
     with transaction.atomic():
         while True:
-            batch = list(contacts.order_by().values_list("pk", flat=True)[:DELETE_BATCH])
+            remaining = contacts.order_by("pk") if last_pk is None else contacts.filter(pk__gt=last_pk).order_by("pk")
+            batch = list(remaining.values_list("pk", flat=True)[:DELETE_BATCH])
             if not batch:
                 return deleted
+            last_pk = batch[-1]
             _, per_model = Contact.objects.filter(pk__in=batch).delete()
             deleted += per_model.get(Contact._meta.label, 0)
 
