@@ -52,7 +52,9 @@ class ContactAdmin(admin.ModelAdmin):
                              "telegram_username", "created_at", "updated_at"]}),
         ("Consent (change it from the workspace's contact page, which records history)", {"fields": CONSENT_FIELDS}),
     ]
-    readonly_fields = ["tenant", *CONSENT_FIELDS, "created_at", "updated_at"]
+    # Addresses are normalized with the tenant's phone region and unique per tenant: the
+    # workspace's contact form does both, so they are not edited here.
+    readonly_fields = ["tenant", "email", "phone", *CONSENT_FIELDS, "created_at", "updated_at"]
     inlines = [ConsentEventInline]
 
     def has_add_permission(self, request) -> bool:
