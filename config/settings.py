@@ -290,3 +290,9 @@ LOGGING = {
 # Provider webhooks with a larger body are refused with 413 before it is read (SendGrid batches
 # stay well under this).
 WEBHOOK_MAX_BODY_BYTES = env_int("WEBHOOK_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
+
+# --- audiences: CSV import ---------------------------------------------------------------------
+# Larger uploads are refused on the upload page; the row cap is checked when the job starts.
+IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 100 * 1024 * 1024, minimum=1024)
+IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 1_000_000, minimum=1)
+IMPORT_CHUNK_ROWS = env_int("IMPORT_CHUNK_ROWS", 5000, minimum=100)
