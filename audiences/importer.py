@@ -20,6 +20,7 @@ import io
 import json
 import logging
 import re
+import uuid
 import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -294,6 +295,7 @@ class StagedRow:
     attributes: dict[str, str] | None
     tag_names: tuple[str, ...]
     consent: dict[str, str]
+    new_id: str  # the contact's id if this row creates one (made here: cheaper than in SQL)
 
 
 class RowRejected(Exception):
@@ -382,7 +384,8 @@ class RowNormalizer:
         for kind in ("email", "phone"):
             if values.get(kind):
                 self.seen[kind][values[kind]] = row_number
-        return StagedRow(row_number, match_kind, values, attributes or None, tuple(tag_names), consent)
+        return StagedRow(row_number, match_kind, values, attributes or None, tuple(tag_names), consent,
+                         uuid.uuid4().hex)
 
 
 # --- the run --------------------------------------------------------------------------------------
@@ -426,31 +429,50 @@ def import_run(*, job: ImportJob, chunk_rows: int | None = None) -> ImportJob:
     return job
 
 
-def _run_chunks(job: ImportJob, chunk_rows: int) -> None:
-    tenant = job.tenant
-    normalizer = RowNormalizer(headers=job.headers, mapping=job.mapping, match_on=job.match_on,
-                               region=tenant.default_phone_region)
-    extra_tags = tuple(job.add_tags.values_list("name", flat=True))
-    applier = _apply_chunk_pg if connection.vendor == "postgresql" else _apply_chunk_orm
+@dataclass
+class _Chunk:
+    staged: list[StagedRow] = field(default_factory=list)
+    raw: dict[int, list[str]] = field(default_factory=dict)
+    rejections: list[ImportRejection] = field(default_factory=list)
+
+
+def _parse_chunks(job: ImportJob, normalizer: RowNormalizer, chunk_rows: int) -> Iterator[_Chunk]:
+    """Read and normalize the file chunk by chunk."""
     with job.file.open("rb") as fh:
         rows = _iter_rows(fh, job.encoding, job.delimiter)
         for _, cells in rows:  # up to and including the header, as sniff_file found it
             if any(cell.strip() for cell in cells):
                 break
-        staged: list[StagedRow] = []
-        raw: dict[int, list[str]] = {}
-        rejections: list[ImportRejection] = []
+        chunk = _Chunk()
         for row_number, cells in rows:
             try:
-                staged.append(normalizer.normalize(row_number, cells))
-                raw[row_number] = cells
+                chunk.staged.append(normalizer.normalize(row_number, cells))
+                chunk.raw[row_number] = cells
             except RowRejected as exc:
-                rejections.append(ImportRejection(tenant_id=tenant.pk, job_id=job.pk, row_number=row_number,
-                                                  reason=str(exc)[:300], raw=json.dumps(cells, ensure_ascii=False)))
-            if len(staged) + len(rejections) >= chunk_rows:
-                _flush(job, applier, staged, raw, rejections, extra_tags)
-                staged, raw, rejections = [], {}, []
-        _flush(job, applier, staged, raw, rejections, extra_tags)
+                chunk.rejections.append(ImportRejection(
+                    tenant_id=job.tenant_id, job_id=job.pk, row_number=row_number, reason=str(exc)[:300],
+                    raw=json.dumps(cells, ensure_ascii=False)))
+            if len(chunk.staged) + len(chunk.rejections) >= chunk_rows:
+                yield chunk
+                chunk = _Chunk()
+        yield chunk
+
+
+def _run_chunks(job: ImportJob, chunk_rows: int) -> None:
+    normalizer = RowNormalizer(headers=job.headers, mapping=job.mapping, match_on=job.match_on,
+                               region=job.tenant.default_phone_region)
+    extra_tags = tuple(job.add_tags.values_list("name", flat=True))
+    applier = _apply_chunk_pg if connection.vendor == "postgresql" else _apply_chunk_orm
+    analyze_at = chunk_rows
+    for chunk in _parse_chunks(job, normalizer, chunk_rows):
+        _flush(job, applier, chunk.staged, chunk.raw, chunk.rejections, extra_tags)
+        if applier is _apply_chunk_pg and job.created_count >= analyze_at:
+            # A tenant that grows from nothing to a million contacts within minutes outruns
+            # autovacuum's statistics: the planner would still believe it has a handful of rows and
+            # look addresses up through the tenant index, row by row. Refresh them as it doubles.
+            with connection.cursor() as cur:
+                cur.execute("ANALYZE audiences_contact")
+            analyze_at = job.created_count * 2
 
 
 def _flush(job, applier, staged, raw, rejections, extra_tags) -> None:
@@ -498,19 +520,27 @@ def _row_tag_ids(staged: list[StagedRow], extra_tags: tuple[str, ...], tenant_id
 
 # --- PostgreSQL: COPY into a temp table, then merge with set-based statements -------------------
 
-_STAGE_COLUMNS = ("row_number", "match_kind", "email", "phone", "role", *TEXT_FIELDS, "attributes", "tag_ids",
-                  *(f"c_{c}" for c in CONSENT_CHANNELS))
+_STAGE_COLUMNS = ("row_number", "contact_id", "new_id", "email", "phone", "role", *TEXT_FIELDS, "attributes",
+                  "tag_ids", *(f"c_{c}" for c in CONSENT_CHANNELS))
 _FIELD_COLUMNS = ("email", "phone", "role", *TEXT_FIELDS)
 
+# No index: every statement reads the whole chunk once, and index upkeep would cost more than it saves.
 _STAGE_DDL = f"""
 CREATE TEMP TABLE IF NOT EXISTS audiences_import_stage (
-    row_number integer PRIMARY KEY, match_kind text NOT NULL,
+    row_number integer NOT NULL, contact_id uuid, new_id uuid NOT NULL,
     {", ".join(f"{c} text" for c in _FIELD_COLUMNS)},
     attributes jsonb, tag_ids uuid[],
-    {", ".join(f"c_{c} text" for c in CONSENT_CHANNELS)},
-    contact_id uuid, new_id uuid, created boolean NOT NULL DEFAULT false
+    {", ".join(f"c_{c} text" for c in CONSENT_CHANNELS)}
 ) ON COMMIT DELETE ROWS
 """
+
+
+def _owners(cur, tenant_id: int, kind: str, addresses: list[str]) -> dict[str, uuid.UUID]:
+    if not addresses:
+        return {}
+    cur.execute(f"SELECT {kind}, id FROM audiences_contact WHERE tenant_id = %s AND {kind} = ANY(%s) AND {kind} <> ''",
+                [tenant_id, addresses])
+    return dict(cur.fetchall())
 
 
 def _apply_chunk_pg(job: ImportJob, staged: list[StagedRow], extra_tags: tuple[str, ...]) -> ChunkResult:
@@ -522,109 +552,115 @@ def _apply_chunk_pg(job: ImportJob, staged: list[StagedRow], extra_tags: tuple[s
         cur.execute(_STAGE_DDL)
         # ON COMMIT does not fire when the chunk runs inside an outer transaction (a savepoint).
         cur.execute("TRUNCATE audiences_import_stage")
+        # Joins below are a few thousand staged rows against primary-key probes into a table that
+        # may hold millions: never let a stale estimate turn one into a scan of every contact.
+        cur.execute("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
         # One import at a time per tenant between resolving and inserting, so two imports of
         # the same address cannot both decide to create it.
         cur.execute("SELECT pg_advisory_xact_lock(hashtext('audiences.import'), %s)", [tenant_id])
+        by_email = _owners(cur, tenant_id, "email", [r.values["email"] for r in staged if "email" in r.values])
+        by_phone = _owners(cur, tenant_id, "phone", [r.values["phone"] for r in staged if "phone" in r.values])
+        existing: set[uuid.UUID] = set()
+        new_ids: list[str] = []
         with cur.cursor.copy(f"COPY audiences_import_stage ({', '.join(_STAGE_COLUMNS)}) FROM STDIN") as copy:
             for row, tags in zip(staged, tag_ids, strict=True):
                 values = row.values
+                email_owner, phone_owner = by_email.get(values.get("email")), by_phone.get(values.get("phone"))
+                contact_id = email_owner if row.match_kind == "email" else phone_owner
+                # The other address may already belong to a different contact: unique per tenant.
+                if email_owner and email_owner != contact_id:
+                    result.rejected.append((row.row_number, f"The email {values['email']} belongs to another contact"))
+                    continue
+                if phone_owner and phone_owner != contact_id:
+                    result.rejected.append((row.row_number, f"The phone {values['phone']} belongs to another contact"))
+                    continue
+                if contact_id:
+                    existing.add(contact_id)
+                else:
+                    new_ids.append(row.new_id)
                 copy.write_row((
-                    row.row_number, row.match_kind, *(values.get(c) for c in _FIELD_COLUMNS),
+                    row.row_number, contact_id, row.new_id, *(values.get(c) for c in _FIELD_COLUMNS),
                     json.dumps(row.attributes) if row.attributes else None,
-                    "{" + ",".join(str(t) for t in tags) + "}" if tags else None,
+                    "{" + ",".join(map(str, tags)) + "}" if tags else None,
                     *(row.consent.get(c) for c in CONSENT_CHANNELS),
                 ))
-        cur.execute("ANALYZE audiences_import_stage")
-        for kind in ("email", "phone"):
+
+        changed: set[uuid.UUID] = set()
+        if existing:
+            # True row counts, so the planner drives the joins from the chunk into contacts' key.
+            cur.execute("ANALYZE audiences_import_stage")
+            consent_values = ", ".join(f"('{c}', s.c_{c}, c.consent_{c})" for c in CONSENT_CHANNELS)
             cur.execute(f"""
-                UPDATE audiences_import_stage s SET contact_id = c.id FROM audiences_contact c
-                WHERE s.match_kind = '{kind}' AND c.tenant_id = %(t)s AND c.{kind} = s.{kind} AND c.{kind} <> ''
+                INSERT INTO audiences_consentevent
+                    (tenant_id, contact_id, channel, state, previous_state, source, evidence, created_at)
+                SELECT %(t)s, c.id, v.channel, v.new, v.old, 'import',
+                       jsonb_build_object('import_job', %(job)s, 'row', s.row_number), now()
+                  FROM audiences_import_stage s JOIN audiences_contact c ON c.id = s.contact_id
+                 CROSS JOIN LATERAL (VALUES {consent_values}) AS v(channel, new, old)
+                 WHERE v.new IS NOT NULL AND v.new <> v.old
             """, params)
-        # The other address may already belong to a different contact: unique per tenant, so refuse.
-        cur.execute("""
-            SELECT s.row_number, 'email', s.email FROM audiences_import_stage s JOIN audiences_contact c
-              ON c.tenant_id = %(t)s AND c.email = s.email AND c.email <> ''
-             WHERE c.id IS DISTINCT FROM s.contact_id
-            UNION ALL
-            SELECT s.row_number, 'phone', s.phone FROM audiences_import_stage s JOIN audiences_contact c
-              ON c.tenant_id = %(t)s AND c.phone = s.phone AND c.phone <> ''
-             WHERE c.id IS DISTINCT FROM s.contact_id
-        """, params)
-        conflicts = {row_number: f"The {kind} {address} belongs to another contact"
-                     for row_number, kind, address in cur.fetchall()}
-        if conflicts:
-            cur.execute("DELETE FROM audiences_import_stage WHERE row_number = ANY(%s)", [list(conflicts)])
-            result.rejected.extend(conflicts.items())
+            new_values = [f"COALESCE(s.{c}, c.{c})" for c in _FIELD_COLUMNS]
+            new_values += ["c.attributes || COALESCE(s.attributes, '{}'::jsonb)"]
+            new_values += [f"COALESCE(s.c_{c}, c.consent_{c})" for c in CONSENT_CHANNELS]
+            old_values = [f"c.{c}" for c in _FIELD_COLUMNS] + ["c.attributes"]
+            old_values += [f"c.consent_{c}" for c in CONSENT_CHANNELS]
+            targets = [*_FIELD_COLUMNS, "attributes", *(f"consent_{c}" for c in CONSENT_CHANNELS)]
+            cur.execute(f"""
+                UPDATE audiences_contact c
+                   SET {", ".join(f"{t} = {v}" for t, v in zip(targets, new_values, strict=True))}, updated_at = now()
+                  FROM audiences_import_stage s
+                 WHERE c.id = s.contact_id AND c.tenant_id = %(t)s
+                   AND ({", ".join(new_values)}) IS DISTINCT FROM ({", ".join(old_values)})
+                RETURNING c.id
+            """, params)
+            changed.update(r[0] for r in cur.fetchall())
 
-        consent_values = ", ".join(f"('{c}', s.c_{c}, c.consent_{c})" for c in CONSENT_CHANNELS)
-        cur.execute(f"""
-            INSERT INTO audiences_consentevent
-                (tenant_id, contact_id, channel, state, previous_state, source, evidence, created_at)
-            SELECT %(t)s, c.id, v.channel, v.new, v.old, 'import',
-                   jsonb_build_object('import_job', %(job)s, 'row', s.row_number), now()
-              FROM audiences_import_stage s JOIN audiences_contact c ON c.id = s.contact_id
-             CROSS JOIN LATERAL (VALUES {consent_values}) AS v(channel, new, old)
-             WHERE v.new IS NOT NULL AND v.new <> v.old
-        """, params)
-        new_values = [f"COALESCE(s.{c}, c.{c})" for c in _FIELD_COLUMNS]
-        new_values += ["c.attributes || COALESCE(s.attributes, '{}'::jsonb)"]
-        new_values += [f"COALESCE(s.c_{c}, c.consent_{c})" for c in CONSENT_CHANNELS]
-        old_values = [f"c.{c}" for c in _FIELD_COLUMNS] + ["c.attributes"]
-        old_values += [f"c.consent_{c}" for c in CONSENT_CHANNELS]
-        targets = [*_FIELD_COLUMNS, "attributes", *(f"consent_{c}" for c in CONSENT_CHANNELS)]
-        cur.execute(f"""
-            UPDATE audiences_contact c
-               SET {", ".join(f"{t} = {v}" for t, v in zip(targets, new_values, strict=True))}, updated_at = now()
-              FROM audiences_import_stage s
-             WHERE c.id = s.contact_id AND c.tenant_id = %(t)s
-               AND ({", ".join(new_values)}) IS DISTINCT FROM ({", ".join(old_values)})
-            RETURNING c.id
-        """, params)
-        changed = {r[0] for r in cur.fetchall()}
-
-        cur.execute("UPDATE audiences_import_stage SET new_id = gen_random_uuid() WHERE contact_id IS NULL")
-        insert_columns = ["id", "tenant_id", *_FIELD_COLUMNS, "attributes",
-                          *(f"consent_{c}" for c in CONSENT_CHANNELS), "created_at", "updated_at"]
-        insert_values = ["s.new_id", "%(t)s",
-                         *(f"COALESCE(s.{c}, '{ContactRole.CUSTOMER.value if c == 'role' else ''}')" for c in _FIELD_COLUMNS),
-                         "COALESCE(s.attributes, '{}'::jsonb)",
-                         *(f"COALESCE(s.c_{c}, 'unknown')" for c in CONSENT_CHANNELS), "now()", "now()"]
-        cur.execute(f"""
-            WITH ins AS (
+        if new_ids:
+            insert_columns = ["id", "tenant_id", *_FIELD_COLUMNS, "attributes",
+                              *(f"consent_{c}" for c in CONSENT_CHANNELS), "created_at", "updated_at"]
+            insert_values = [
+                "s.new_id", "%(t)s",
+                *(f"COALESCE(s.{c}, '{ContactRole.CUSTOMER.value if c == 'role' else ''}')" for c in _FIELD_COLUMNS),
+                "COALESCE(s.attributes, '{}'::jsonb)",
+                *(f"COALESCE(s.c_{c}, 'unknown')" for c in CONSENT_CHANNELS), "now()", "now()"]
+            cur.execute(f"""
                 INSERT INTO audiences_contact ({", ".join(insert_columns)})
                 SELECT {", ".join(insert_values)} FROM audiences_import_stage s WHERE s.contact_id IS NULL
-                ON CONFLICT DO NOTHING RETURNING id
-            )
-            UPDATE audiences_import_stage s SET contact_id = s.new_id, created = true FROM ins WHERE ins.id = s.new_id
-        """, params)
-        result.created = cur.rowcount
-        cur.execute("DELETE FROM audiences_import_stage WHERE contact_id IS NULL RETURNING row_number")
-        result.rejected.extend((r[0], "Another contact with this address was saved at the same moment; import "
-                                      "this row again") for r in cur.fetchall())
-        consent_new = ", ".join(f"('{c}', s.c_{c})" for c in CONSENT_CHANNELS)
-        cur.execute(f"""
-            INSERT INTO audiences_consentevent
-                (tenant_id, contact_id, channel, state, previous_state, source, evidence, created_at)
-            SELECT %(t)s, s.contact_id, v.channel, v.new, 'unknown', 'import',
-                   jsonb_build_object('import_job', %(job)s, 'row', s.row_number), now()
-              FROM audiences_import_stage s CROSS JOIN LATERAL (VALUES {consent_new}) AS v(channel, new)
-             WHERE s.created AND v.new IS NOT NULL AND v.new <> 'unknown'
-        """, params)
-        cur.execute("""
-            INSERT INTO audiences_contact_tags (contact_id, tag_id)
-            SELECT s.contact_id, t.id FROM audiences_import_stage s CROSS JOIN LATERAL unnest(s.tag_ids) AS t(id)
-            ON CONFLICT DO NOTHING RETURNING contact_id
-        """)
-        changed.update(r[0] for r in cur.fetchall())
+                ON CONFLICT DO NOTHING
+            """, params)
+            result.created = cur.rowcount
+            if result.created < len(new_ids):
+                # Someone else saved one of these addresses after our lookup (not another import:
+                # they wait for the lock). Leave those rows out of everything below.
+                cur.execute("DELETE FROM audiences_import_stage s WHERE s.contact_id IS NULL AND NOT EXISTS "
+                            "(SELECT 1 FROM audiences_contact c WHERE c.id = s.new_id) RETURNING row_number")
+                result.rejected.extend((r[0], "Another contact with this address was saved at the same moment; "
+                                              "import this row again") for r in cur.fetchall())
+            consent_new = ", ".join(f"('{c}', s.c_{c})" for c in CONSENT_CHANNELS)
+            cur.execute(f"""
+                INSERT INTO audiences_consentevent
+                    (tenant_id, contact_id, channel, state, previous_state, source, evidence, created_at)
+                SELECT %(t)s, s.new_id, v.channel, v.new, 'unknown', 'import',
+                       jsonb_build_object('import_job', %(job)s, 'row', s.row_number), now()
+                  FROM audiences_import_stage s CROSS JOIN LATERAL (VALUES {consent_new}) AS v(channel, new)
+                 WHERE s.contact_id IS NULL AND v.new IS NOT NULL AND v.new <> 'unknown'
+            """, params)
+        # Tags and list membership only ever grow; a new pair on an existing contact is an update.
+        if any(tag_ids):
+            cur.execute("""
+                INSERT INTO audiences_contact_tags (contact_id, tag_id)
+                SELECT COALESCE(s.contact_id, s.new_id), t.id
+                  FROM audiences_import_stage s CROSS JOIN LATERAL unnest(s.tag_ids) AS t(id)
+                ON CONFLICT DO NOTHING RETURNING contact_id
+            """)
+            changed.update(r[0] for r in cur.fetchall())
         if job.add_to_list_id:
             cur.execute("""
                 INSERT INTO audiences_contactlist_contacts (contactlist_id, contact_id)
-                SELECT %(list)s, s.contact_id FROM audiences_import_stage s
+                SELECT %(list)s, COALESCE(s.contact_id, s.new_id) FROM audiences_import_stage s
                 ON CONFLICT DO NOTHING RETURNING contact_id
             """, {**params, "list": job.add_to_list_id})
             changed.update(r[0] for r in cur.fetchall())
-        cur.execute("SELECT contact_id FROM audiences_import_stage WHERE NOT created")
-        existing = {r[0] for r in cur.fetchall()}
     result.updated = len(existing & changed)
     result.unchanged = len(existing) - result.updated
     return result

@@ -38,8 +38,11 @@ def import_upload(*, tenant, upload: UploadedFile, user) -> ImportJob:
 
 
 def import_configure(*, job: ImportJob, mapping: dict[str, str], match_on: str, tag_names: list[str],
-                     contact_list: ContactList | None = None, new_list_name: str = "") -> ImportJob:
-    """Save the mapping step and queue the run (once: a job past the mapping step is left alone)."""
+                     contact_list: ContactList | None = None, new_list_name: str = "",
+                     enqueue: bool = True) -> ImportJob:
+    """Save the mapping step and queue the run (once: a job past the mapping step is left alone).
+
+    enqueue=False leaves the job queued for a caller that runs it in-process (bench_import)."""
     from audiences.tasks import import_job_run_task
 
     with transaction.atomic():
@@ -59,7 +62,8 @@ def import_configure(*, job: ImportJob, mapping: dict[str, str], match_on: str, 
         job.save(update_fields=["mapping", "match_on", "add_to_list", "status"])
         job.add_tags.set(tags)
         tenant_id, job_id = job.tenant_id, str(job.pk)
-        transaction.on_commit(lambda: import_job_run_task.delay(tenant_id, job_id))
+        if enqueue:
+            transaction.on_commit(lambda: import_job_run_task.delay(tenant_id, job_id))
     return job
 
 
