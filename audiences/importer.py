@@ -60,7 +60,7 @@ TAG_MAX_LENGTH = Tag._meta.get_field("name").max_length
 
 # Header spellings recognised for the mapping step's defaults (compared after _header_key()).
 HEADER_ALIASES = {
-    "first_name": {"first_name", "firstname", "first", "given_name", "fname", "name"},
+    "first_name": {"first_name", "firstname", "first", "given_name", "fname", "name", "full_name"},
     "last_name": {"last_name", "lastname", "last", "surname", "family_name", "lname"},
     "email": {"email", "e_mail", "email_address", "mail", "emailaddress"},
     "phone": {"phone", "phone_number", "mobile", "mobile_number", "cell", "msisdn", "telephone", "tel",
@@ -265,6 +265,8 @@ def default_mapping(headers: list[str]) -> dict[str, str]:
             for channel in CONSENT_CHANNELS:
                 if key in {f"consent_{channel}", f"{channel}_consent", f"{channel}_opt_in", f"{channel}_optin"}:
                     guess = f"consent:{channel}"
+        if not guess and key not in {alias for aliases in HEADER_ALIASES.values() for alias in aliases}:
+            guess = f"attr:{attribute_key(header)}"  # what the upload page promises for other columns
         taken.add(guess)
         mapping[header] = guess
     return mapping

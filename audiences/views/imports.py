@@ -143,7 +143,7 @@ def detail(request, pk):
     if job.status == ImportJob.Status.UPLOADED and request.membership.can_edit:
         return redirect(tenant_reverse(request.tenant, "audiences:import_map", job.pk))
     context = {"job": job, "rejections": job.rejections.all()[:20] if job.status in ImportJob.FINAL else [],
-               "final": job.status in ImportJob.FINAL}
+               "final": job.status in ImportJob.FINAL, "took": _took(job)}
     if request.htmx:
         response = render(request, "audiences/import_detail.html#progress", context)
         if context["final"]:
@@ -151,6 +151,13 @@ def detail(request, pk):
             return HttpResponseStopPolling(response.content)
         return response
     return render(request, "audiences/import_detail.html", {**context, "tags": job.add_tags.all()})
+
+
+def _took(job: ImportJob) -> str:
+    if not (job.started_at and job.finished_at):
+        return ""
+    seconds = (job.finished_at - job.started_at).total_seconds()
+    return f"{seconds:.1f} s" if seconds < 60 else f"{int(seconds // 60)} min {int(seconds % 60)} s"
 
 
 @require_GET

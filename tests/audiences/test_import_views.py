@@ -49,8 +49,9 @@ def test_upload_then_mapping_then_the_task_imports_the_file(marketer_client, ten
     assert "asha@example.com" in body and "comma separated" in body  # the preview and what was sniffed
     assert '<option value="email" selected>' in body  # "E-mail" was recognised
     assert '<option value="consent:sms" selected>' in body
+    assert '<option value="attr:plan" selected>' in body  # other columns become custom attributes
 
-    data = mapping_post(job, col_3="attr:plan", add_tags="webinar, vip", new_list_name="Imported")
+    data = mapping_post(job, add_tags="webinar, vip", new_list_name="Imported")
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = marketer_client.post(url(tenant_a, "import_map", job.pk), data)
     assert response.status_code == 302 and response["Location"] == url(tenant_a, "import_detail", job.pk)
