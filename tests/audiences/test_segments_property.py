@@ -29,7 +29,7 @@ NOW = dt.datetime(2026, 6, 15, 10, 30, tzinfo=dt.UTC)
 TAG_IDS = [uuid.UUID(int=1000 + n) for n in range(3)]
 LIST_IDS = [uuid.UUID(int=2000 + n) for n in range(2)]
 UNKNOWN_ID = uuid.UUID(int=9999)
-ATTR_KEYS = ["plan", "ltv", "score"]
+ATTR_KEYS = ["plan", "ltv"]
 STATES = ["opted_in", "opted_out", "unknown"]
 CONTACT_CITIES = ["Pune", "pune", "MUMBAI", "Mumbai ", "Delhi", "", "Bengaluru"]
 RULE_CITIES = ["Pune", "PUNE", "mumbai", " Mumbai ", "Delhi", "Chennai", "Pu%", "Mum_ai"]
@@ -48,8 +48,8 @@ dates = st.one_of(
         lambda d: dt.datetime.combine(NOW.date() - dt.timedelta(days=d), dt.time.min, tzinfo=dt.UTC)),
 )
 # Small pools so that an attribute often equals the number it is compared with (gt vs gte).
-quarters = st.integers(min_value=-12, max_value=12).map(lambda n: n / 4)
-attr_values = st.one_of(st.integers(-3, 12), quarters, st.sampled_from(TEXTS), st.booleans(), st.none())
+quarters = st.integers(min_value=-4, max_value=8).map(lambda n: n / 4)
+attr_values = st.one_of(st.integers(-1, 3), quarters, st.sampled_from(TEXTS), st.booleans(), st.none())
 
 contacts_st = st.fixed_dictionaries({
     "role": st.sampled_from(["customer", "partner"]),
@@ -79,7 +79,7 @@ def _ids(pool):
 
 
 days = st.one_of(st.integers(min_value=0, max_value=40), st.integers(min_value=0, max_value=450))
-numbers = st.one_of(st.integers(-3, 12), quarters, st.sampled_from(["12", " 3.5", "-7", "0", "0.25"]))
+numbers = st.one_of(st.integers(-1, 3), quarters, st.sampled_from(["12", " 3.5", "-7", "0", "0.25"]))
 RULE_KINDS = [
     st.fixed_dictionaries({"field": st.just("role"), "op": st.just("in"),
                            "value": st.lists(st.sampled_from(["customer", "partner"]), min_size=1)}),
@@ -228,11 +228,11 @@ def _create_population(tenant, people: list[dict]) -> list[uuid.UUID]:
     return [c.pk for c in contacts]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                    HealthCheck.too_slow])
-@given(people=st.lists(contacts_st, min_size=3, max_size=12),
-       # Single rules check each filter's own meaning; trees check how groups combine them.
-       single=st.lists(rule_st, min_size=6, max_size=12), trees=st.lists(root_st, min_size=1, max_size=3))
+@given(people=st.lists(contacts_st, min_size=3, max_size=10),
+       # One rule of every kind checks each filter's own meaning; trees check how groups combine them.
+       single=st.tuples(*RULE_KINDS), trees=st.lists(root_st, min_size=1, max_size=3))
 def test_compiled_rules_select_exactly_what_the_rules_say(in_tenant_a, people, single, trees):
     with transaction.atomic():
         ids = _create_population(in_tenant_a, people)
