@@ -28,7 +28,7 @@ MULTI_FIELDS = frozenset({"role", "tag", "list"})
 TEXT_LIST_FIELDS = frozenset({"city", "pincode"})
 DAY_OPS = frozenset({"within_days", "not_within_days"})
 
-BUILDER_FIELD_LABELS = {**FIELD_LABELS, "has": "Has contact detail"}
+BUILDER_FIELD_LABELS = {**FIELD_LABELS, "attribute": "Attribute", "has": "Contact detail"}
 OP_LABELS = {
     "in": "is any of", "prefix": "starts with any of", "any": "has any of", "all": "has all of",
     "none": "has none of", "not_in": "is not in", "within_days": "within the last",

@@ -179,7 +179,10 @@ class Command(BaseCommand):
         with CaptureQueriesContext(connection) as queries:
             self._preview(tenant, rules)
         with connection.cursor() as cur:
+            cur.execute("SET jit = off")  # as audience_counts does
             for query in queries.captured_queries:
+                if not query["sql"].startswith("SELECT"):
+                    continue
                 cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + query["sql"])
                 self.stdout.write("\n".join(row[0] for row in cur.fetchall()) + "\n")
 
