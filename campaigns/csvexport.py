@@ -8,8 +8,12 @@ spreadsheet. Such cells get a leading apostrophe, which spreadsheets show as pla
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
+
+from django.http import StreamingHttpResponse
+
+from tenants.scoping import tenant_scope
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -41,3 +45,17 @@ def csv_lines(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> Iterator[
     yield writer.writerow(list(header))
     for row in rows:
         yield writer.writerow([safe_cell(cell) for cell in row])
+
+
+def csv_response(*, tenant, filename: str, header: Iterable[str],
+                 rows: Callable[[], Iterable[Iterable[Any]]]) -> StreamingHttpResponse:
+    """A streaming CSV download. The rows are read while the server sends the body, after the
+    view (and the tenant middleware's scope) returned, so the generator enters the scope itself."""
+
+    def stream() -> Iterator[str]:
+        with tenant_scope(tenant):
+            yield from csv_lines(header, rows())
+
+    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

@@ -4,14 +4,14 @@ with skip reasons, the members grid (keyset pages, CSV export) and lifecycle act
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from campaigns import lifecycle, services
-from campaigns.csvexport import csv_lines
+from campaigns.csvexport import csv_response
 from campaigns.lifecycle import Action, IllegalTransition
 from campaigns.models import Campaign, CampaignStatus, DeliveryStatus
 from campaigns.selectors import campaign_progress
@@ -123,11 +123,9 @@ def campaign_members(request, campaign_id):
 def campaign_members_export(request, campaign_id):
     campaign = _campaign(request, campaign_id)
     filters = MemberFilters.from_query(request.GET)
-    response = StreamingHttpResponse(csv_lines(MEMBER_CSV_HEADER, members_csv_rows(campaign=campaign, filters=filters)),
-                                     content_type="text/csv; charset=utf-8")
     name = slugify(campaign.name)[:50] or "campaign"
-    response["Content-Disposition"] = f'attachment; filename="{name}-members.csv"'
-    return response
+    return csv_response(tenant=request.tenant, filename=f"{name}-members.csv", header=MEMBER_CSV_HEADER,
+                        rows=lambda: members_csv_rows(campaign=campaign, filters=filters))
 
 
 ACTIONS = ("pause", "resume", "cancel", "retry", "clone", "delete")

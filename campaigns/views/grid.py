@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from campaigns.csvexport import csv_lines
+from campaigns.csvexport import csv_response
 from campaigns.models import Campaign, CampaignStatus, CampaignType
 from campaigns.selectors_grid import (
     ARCHIVED,
@@ -94,7 +94,7 @@ GRID_CSV_HEADER = ("Name", "Type", "Purpose", "Channels", "Status", "Audience", 
                    "Scheduled at", "Created", "Starred")
 
 
-def _grid_csv(campaigns) -> StreamingHttpResponse:
+def _grid_csv(request, campaigns) -> StreamingHttpResponse:
     def rows():
         for c in campaigns:
             row = _row(c)
@@ -103,10 +103,8 @@ def _grid_csv(campaigns) -> StreamingHttpResponse:
                    row["target"], row["skipped"], row["percent"], c.scheduled_at.isoformat() if c.scheduled_at else "",
                    c.created_at.isoformat(), "yes" if c.starred else ""]
 
-    response = StreamingHttpResponse(csv_lines(GRID_CSV_HEADER, rows()), content_type="text/csv; charset=utf-8")
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    response["Content-Disposition"] = f'attachment; filename="campaigns-{stamp}.csv"'
-    return response
+    return csv_response(tenant=request.tenant, filename=f"campaigns-{stamp}.csv", header=GRID_CSV_HEADER, rows=rows)
 
 
 @require_GET
@@ -114,7 +112,7 @@ def _grid_csv(campaigns) -> StreamingHttpResponse:
 def campaign_export(request):
     """Every campaign the current filters match (the grid's own query, without paging)."""
     filters = GridFilters.from_query(request.GET)
-    return _grid_csv(with_grid_relations(campaign_grid(tenant=request.tenant, filters=filters)))
+    return _grid_csv(request, with_grid_relations(campaign_grid(tenant=request.tenant, filters=filters)))
 
 
 @require_POST
@@ -128,7 +126,7 @@ def campaign_bulk(request):
     if not _valid_uuids(ids):
         return HttpResponseBadRequest("Bad campaign id.")
     if action == "export":
-        return _grid_csv(with_grid_relations(campaigns_selected(tenant=request.tenant, ids=ids)))
+        return _grid_csv(request, with_grid_relations(campaigns_selected(tenant=request.tenant, ids=ids)))
     if action not in BULK_ACTIONS:
         return HttpResponseBadRequest("Unknown bulk action.")
     outcome = campaigns_bulk_action(tenant=request.tenant, actor=request.user, ids=ids, action=action)
