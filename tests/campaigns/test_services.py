@@ -16,6 +16,7 @@ from campaigns.models import (
     CampaignRun,
     CampaignStatus,
     ChannelBudget,
+    DailyChannelStats,
     Delivery,
     DeliveryStatus,
     RunChannelStats,
@@ -133,18 +134,37 @@ def test_cancel_cancels_pending_deliveries_and_counts_them(in_tenant_a):
     assert RunChannelStats.objects.get(run=r).cancelled == 1
 
 
+def _failed_run(tenant):
+    c = campaign(tenant, status=S.COMPLETED)
+    r = run(c, status=RunStatus.COMPLETED, counters={"sms": {"targeted": 1, "failed": 1}})
+    failed = delivery(r, contact(tenant), status=DeliveryStatus.FAILED, attempts=3, error_code="30003",
+                      failed_at=timezone.now())
+    return c, r, failed
+
+
 def test_retry_failed_puts_failed_deliveries_back_to_pending(in_tenant_a, django_capture_on_commit_callbacks):
     pytest.importorskip("campaigns.engine.counters", reason="the delivery engine lands on main")
-    c = campaign(in_tenant_a, status=S.COMPLETED)
-    r = run(c, status=RunStatus.COMPLETED, counters={"sms": {"targeted": 1, "failed": 1}})
-    failed = delivery(r, contact(in_tenant_a), status=DeliveryStatus.FAILED, attempts=3, error_code="30003",
-                      failed_at=timezone.now())
+    c, r, failed = _failed_run(in_tenant_a)
+    # The failure was counted today, as the engine does.
+    DailyChannelStats.objects.create(tenant=in_tenant_a, day=timezone.localdate(timezone.now(), in_tenant_a.tzinfo),
+                                     channel="sms", failed=1)
     with django_capture_on_commit_callbacks(execute=False):
         assert services.campaign_retry_failed(campaign=c) == 1
     failed.refresh_from_db()
     assert (failed.status, failed.attempts, failed.error_code) == (DeliveryStatus.PENDING, 0, "")
     assert CampaignRun.objects.get(pk=r.pk).status == RunStatus.SENDING
     assert RunChannelStats.objects.get(run=r).failed == 0
+
+
+@pytest.mark.xfail(strict=True, reason="engine bug: retrying a failure counted on an earlier day decrements a "
+                                       "new daily row below zero (check constraint); see the grid report")
+def test_retry_failed_the_day_after_the_failure(in_tenant_a, django_capture_on_commit_callbacks):
+    pytest.importorskip("campaigns.engine.counters", reason="the delivery engine lands on main")
+    c, _r, failed = _failed_run(in_tenant_a)
+    with django_capture_on_commit_callbacks(execute=False):
+        assert services.campaign_retry_failed(campaign=c) == 1
+    failed.refresh_from_db()
+    assert failed.status == DeliveryStatus.PENDING
 
 
 def test_retry_without_failures_is_refused_with_a_reason(in_tenant_a):
