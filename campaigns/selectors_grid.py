@@ -167,8 +167,29 @@ def channel_config_summary(campaign: Campaign) -> list[tuple[str, str]]:
     return out
 
 
-def latest_run(campaign: Campaign) -> CampaignRun | None:
-    return campaign.runs.filter(is_test=False).order_by("-occurrence_at").first()
+PREVIEW_FIELDS = {"email": "subject", "push": "title", "sms": "text", "telegram": "text", "voice": "script",
+                  "social": "text"}
+
+
+def content_previews(campaign: Campaign) -> list[tuple[str, str, str]]:
+    """(channel, label, one line of its content) for the campaign page's summary."""
+    from campaigns.models import MessageTemplate
+
+    by_channel = {c.channel: c.data for c in campaign.contents.all()}
+    out = []
+    for channel, label in zip(campaign.channels, campaign.channel_labels, strict=False):
+        data = by_channel.get(channel) or {}
+        if channel == "whatsapp":
+            if data.get("mode") == "session":
+                text = data.get("session_text", "")
+            else:
+                template = MessageTemplate.objects.filter(tenant_id=campaign.tenant_id,
+                                                          pk=data.get("template_id") or None).first()
+                text = f"Template {template.name} ({template.get_status_display().lower()})" if template else ""
+        else:
+            text = str(data.get(PREVIEW_FIELDS[channel], ""))
+        out.append((channel, label, text))
+    return out
 
 
 @dataclass

@@ -3,6 +3,9 @@ with skip reasons, the members grid (keyset pages, CSV export) and lifecycle act
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -13,13 +16,14 @@ from django_htmx.http import HttpResponseStopPolling
 from campaigns import lifecycle, services
 from campaigns.csvexport import csv_response
 from campaigns.lifecycle import Action, IllegalTransition
-from campaigns.models import Campaign, CampaignStatus, DeliveryStatus
+from campaigns.models import Campaign, CampaignRun, CampaignStatus, DeliveryStatus
 from campaigns.selectors import campaign_progress
 from campaigns.selectors_grid import (
     MEMBER_CSV_HEADER,
     MemberFilters,
     audience_summary,
     channel_config_summary,
+    content_previews,
     members_csv_rows,
     members_page,
     skip_reasons,
@@ -61,8 +65,9 @@ def _progress_context(request, campaign: Campaign) -> dict:
         "buttons": buttons,
         "can_edit": request.membership.can_edit,
         "edit_url": edit_url(request.tenant, campaign),
-        # Poll only while a run is in flight: drafts, scheduled-but-not-started and final runs don't.
-        "polling": progress.run is not None and not progress.finished,
+        # Poll only while a run is moving: drafts, scheduled-but-not-started, paused (resuming
+        # reloads the page) and final runs don't.
+        "polling": progress.run is not None and progress.run.status in CampaignRun.ACTIVE,
     }
 
 
@@ -73,9 +78,9 @@ def _members_context(request, campaign: Campaign) -> dict:
     except ValueError:
         after = 0
     rows, next_after = members_page(campaign=campaign, filters=filters, after=after)
-    query = request.GET.copy()
-    query.pop("after", None)
-    return {"members": rows, "next_after": next_after, "member_filters": filters, "member_query": query.urlencode(),
+    # Only the filters that are set travel on (load more, export), so an empty form exports everything.
+    query = urlencode({k: v for k, v in asdict(filters).items() if v})
+    return {"members": rows, "next_after": next_after, "member_filters": filters, "member_query": query,
             "delivery_statuses": DeliveryStatus.choices,
             "member_channels": [(c, CHANNEL_LABELS.get(c, c)) for c in campaign.channels]}
 
@@ -89,6 +94,7 @@ def campaign_detail(request, campaign_id):
         **_members_context(request, campaign),
         "audience": audience_summary(campaign),
         "configs": channel_config_summary(campaign),
+        "contents": content_previews(campaign),
         "channel_badges": list(zip(campaign.channels, campaign.channel_labels, strict=False)),
         "budgets": list(campaign.budgets.all()),
     })

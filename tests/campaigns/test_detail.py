@@ -69,12 +69,22 @@ def test_progress_partial_polls_while_sending_and_stops_when_the_run_is_final(ma
     assert "hx-trigger" not in final.content.decode() and "Completed" in final.content.decode()
 
 
+def test_a_paused_run_stops_polling_until_resumed(marketer_client, sending):
+    c, r = sending
+    with tenant_scope(c.tenant):
+        r.status = RunStatus.PAUSED
+        r.save()
+    assert marketer_client.get(url(c, "progress/"), HTTP_HX_REQUEST="true").status_code == 286
+
+
 def test_a_draft_does_not_poll(marketer_client, tenant_a):
     with tenant_scope(tenant_a):
         c = campaign(tenant_a, "Draft one")
     body = marketer_client.get(url(c)).content.decode()
     assert "hx-trigger" not in body.split('id="members"')[0] and "Nothing sent yet" in body
     assert ">Edit<" in body and ">Delete<" in body and ">Pause<" not in body
+    assert "Hi from Draft one" in body  # its content, summarised
+    assert 'id="members"' not in body  # nothing to list before a run
     assert marketer_client.get(url(c, "progress/"), HTTP_HX_REQUEST="true").status_code == 286
 
 
@@ -106,6 +116,7 @@ def test_members_grid_shows_each_columns_value(marketer_client, sending):
     body = response.content.decode()
     assert "+919800000003" in body and "mira@example.com" in body and "Unreachable handset" in body
     assert "30003" in body
+    assert "members.csv?status=failed" in body  # the export follows the filters
 
 
 def test_members_keyset_pages_follow_the_delivery_id(marketer_client, tenant_a):
