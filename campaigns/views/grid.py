@@ -67,7 +67,6 @@ def campaign_list(request):
         "types": CampaignType.choices,
         "statuses": [*CampaignStatus.choices, (ARCHIVED, "Archived")],
         "channels": [(key, CHANNEL_LABELS[key]) for key in request.tenant.enabled_channels],
-        "bulk_actions": BULK_ACTIONS,
         "can_edit": request.membership.can_edit,
         "new_url": optional_url(request.tenant, "campaigns:new"),
     })
@@ -122,6 +121,9 @@ def campaign_bulk(request):
     action = request.POST.get("action", "")
     if not ids:
         messages.warning(request, "Select at least one campaign first.")
+        return redirect(_back_to_list(request))
+    if not action:
+        messages.warning(request, "Choose what to do with the selected campaigns.")
         return redirect(_back_to_list(request))
     if not _valid_uuids(ids):
         return HttpResponseBadRequest("Bad campaign id.")

@@ -178,6 +178,8 @@ def test_bulk_actions_ignore_another_tenants_campaigns(marketer_client, grid, fo
 def test_bulk_without_selection_or_with_bad_input(marketer_client, grid):
     response = marketer_client.post(f"{URL}bulk/", {"action": "pause"}, follow=True)
     assert "Select at least one campaign" in response.content.decode()
+    response = marketer_client.post(f"{URL}bulk/", {"ids": [str(grid["beta"].pk)], "action": ""}, follow=True)
+    assert "Choose what to do with the selected campaigns" in response.content.decode()
     assert marketer_client.post(f"{URL}bulk/", {"ids": ["not-a-uuid"], "action": "pause"}).status_code == 400
     assert marketer_client.post(f"{URL}bulk/", {"ids": [str(grid["beta"].pk)], "action": "explode"}).status_code == 400
 
