@@ -48,7 +48,7 @@ def _rate(value: float | None) -> str:
 def report_csv_rows(*, campaign: Campaign) -> Iterator[list]:
     rows, total = report_rows(campaign=campaign)
     header = ["Channel"]
-    for attr, label, rate, rate_label in METRICS:
+    for _attr, label, rate, rate_label in METRICS:
         header.append(label)
         if rate:
             header.append(f"{rate_label} (%)")
