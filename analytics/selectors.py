@@ -78,17 +78,17 @@ def _budget(tenant: Tenant) -> tuple[Decimal, Decimal]:
     launched = Campaign.objects.filter(tenant=tenant, archived_at__isnull=True).exclude(status=CampaignStatus.DRAFT)
     per_campaign = {row["campaign"]: row for row in ChannelBudget.objects.filter(campaign__in=launched)
                     .values("campaign").annotate(allocated=Sum("allocated"), spent=Sum("spent"))}
+    with_total = dict(launched.filter(budget_total__gt=0).values_list("pk", "budget_total"))
+    # Without per-channel allocations, what a campaign's sends cost is what it spent.
+    cost_only = dict(RunChannelStats.objects.filter(campaign_id__in=[pk for pk in with_total if pk not in per_campaign])
+                     .values("campaign").annotate(c=Sum("cost")).values_list("campaign", "c"))
     spent = total = Decimal("0")
-    for pk, budget_total in launched.filter(Q(budget_total__gt=0) | Q(pk__in=list(per_campaign)))\
-            .values_list("pk", "budget_total"):
+    for pk in {*with_total, *per_campaign}:
         row = per_campaign.get(pk)
-        cap = budget_total if budget_total else (row["allocated"] if row else Decimal("0"))
+        cap = with_total.get(pk) or (row["allocated"] if row else Decimal("0"))
         if not cap:
             continue
-        if row is not None:
-            used = row["spent"] or Decimal("0")
-        else:  # no per-channel allocation: what the sends cost
-            used = RunChannelStats.objects.filter(campaign_id=pk).aggregate(c=Sum("cost"))["c"] or Decimal("0")
+        used = (row["spent"] if row else cost_only.get(pk)) or Decimal("0")
         total += cap
         spent += min(used, cap)
     return spent, total
