@@ -158,12 +158,13 @@ class ReportRow:
     clicks_total: int = 0
     replied: int = 0
     converted: int = 0
+    unsubscribed: int = 0
     revenue: Decimal = Decimal("0")
     cost: Decimal = Decimal("0")
 
     def add(self, other: ReportRow) -> None:
         for name in ("targeted", "skipped", "sent", "delivered", "failed", "read", "clicked", "clicks_total",
-                     "replied", "converted", "revenue", "cost"):
+                     "replied", "converted", "unsubscribed", "revenue", "cost"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
     @property
@@ -187,6 +188,10 @@ class ReportRow:
         return _pct(self.converted, self.delivered)
 
     @property
+    def unsubscribe_rate(self) -> float | None:
+        return _pct(self.unsubscribed, self.delivered)
+
+    @property
     def roi(self) -> float | None:
         """(revenue - cost) / cost, in percent; None while nothing was spent."""
         return _pct(self.revenue - self.cost, self.cost) if self.cost else None
@@ -201,6 +206,7 @@ METRICS = (
     ("clicked", "Clicked", "click_rate", "Click-through rate"),
     ("replied", "Replied", "response_rate", "Response rate"),
     ("converted", "Converted", "conversion_rate", "Conversion rate"),
+    ("unsubscribed", "Unsubscribed", "unsubscribe_rate", "Unsubscribe rate"),
 )
 
 
@@ -223,10 +229,34 @@ def report_rows(*, campaign: Campaign) -> tuple[list[ReportRow], ReportRow]:
     for item in ClickEvent.objects.filter(campaign=campaign).values("channel").annotate(n=Count("pk")):
         if item["channel"] in rows:
             rows[item["channel"]].clicks_total = item["n"]
+    unsubscribes = _unsubscribes(campaign)
+    for channel, n in unsubscribes.items():
+        if channel in rows:
+            rows[channel].unsubscribed = n
     total = ReportRow(channel="", label="Total")
     for row in rows.values():
         total.add(row)
+    # One person leaving through "unsubscribe from everything" is one unsubscribe in the total.
+    total.unsubscribed = unsubscribes.get("", 0)
     return list(rows.values()), total
+
+
+def _unsubscribes(campaign: Campaign) -> dict[str, int]:
+    """Contacts who opted out (link, one-click or STOP) within the attribution window after this
+    campaign reached them, per channel that reached them and in total (key "")."""
+    from analytics.services import attribution_window
+    from audiences.models import ConsentEvent, ConsentSource, ConsentState
+
+    events = ConsentEvent.objects.filter(
+        tenant_id=campaign.tenant_id, state=ConsentState.OPTED_OUT,
+        source__in=(ConsentSource.UNSUBSCRIBE, ConsentSource.KEYWORD),
+        contact__deliveries__campaign=campaign, contact__deliveries__is_test=False,
+        contact__deliveries__sent_at__lte=F("created_at"),
+        contact__deliveries__sent_at__gte=F("created_at") - attribution_window())
+    result = dict(events.values("contact__deliveries__channel").annotate(n=Count("contact", distinct=True))
+                  .values_list("contact__deliveries__channel", "n"))
+    result[""] = events.aggregate(n=Count("contact", distinct=True))["n"]
+    return result
 
 
 @dataclass
@@ -299,8 +329,9 @@ def failure_groups(*, campaign: Campaign, examples: int = 3) -> list[FailureGrou
 
 
 def average_response_time(*, campaign: Campaign) -> dt.timedelta | None:
+    # A reply dated before the send is a provider clock skew, not a negative response time.
     return Delivery.objects.filter(campaign=campaign, replied_at__isnull=False, sent_at__isnull=False,
-                                   is_test=False).aggregate(avg=Avg(F("replied_at") - F("sent_at")))["avg"]
+                                   replied_at__gte=F("sent_at"), is_test=False).aggregate(avg=Avg(F("replied_at") - F("sent_at")))["avg"]
 
 
 def step_rows(*, campaign: Campaign) -> list[dict]:
@@ -333,7 +364,7 @@ def events_over_time(*, campaign: Campaign, tenant: Tenant) -> dict:
         for row in rows:
             buckets.setdefault(row["bucket"], {})[stage] = row["n"]
     keys = sorted(buckets)
-    fmt = "%Y-%m-%d %H:00" if hourly else "%Y-%m-%d"
+    fmt = "%b %d %H:00" if hourly else "%b %d"
     return {"bucket": "hour" if hourly else "day", "labels": [k.strftime(fmt) for k in keys],
             "series": [{"key": s, "label": FUNNEL_LABELS[s], "values": [buckets[k].get(s, 0) for k in keys]}
                        for s in FUNNEL]}

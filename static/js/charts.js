@@ -89,7 +89,13 @@
             tension: 0.25, pointRadius: data.labels.length > 48 ? 0 : 2, fill: false,
           })),
         },
-        options: baseOptions({ interaction: { mode: "index", intersect: false }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } }),
+        options: baseOptions({
+          interaction: { mode: "index", intersect: false },
+          scales: {
+            x: { ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 12 } },
+            y: { beginAtZero: true, ticks: { precision: 0 } },
+          },
+        }),
       };
     },
   };
@@ -132,7 +138,7 @@
         draw(document.getElementById("chart-daily"), data.daily);
         draw(document.getElementById("chart-funnel"), data.funnel);
         tab.parentElement.querySelectorAll("a").forEach((a) => a.removeAttribute("aria-current"));
-        tab.setAttribute("aria-current", "true");
+        tab.setAttribute("aria-current", "page");
         document.querySelectorAll("[data-range-days]").forEach((n) => { n.textContent = tab.dataset.range; });
         const empty = document.querySelector("#chart-daily")?.closest(".card")?.querySelector(".chart-empty");
         if (empty) empty.textContent = `Nothing sent in the last ${tab.dataset.range} days.`;

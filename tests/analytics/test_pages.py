@@ -331,3 +331,26 @@ def test_queue_depth_counts_files_for_the_filesystem_transport(settings, tmp_pat
         (tmp_path / f"{i}.msg").write_text("{}")
     depth = selectors.queue_depth()
     assert (depth.transport, depth.depth) == ("filesystem", 2)
+
+
+def test_unsubscribes_after_the_campaign_count_in_the_report(owner_client, reported, tenant_a):
+    from django.test import Client
+
+    from audiences.models import Contact
+    from audiences.services import unsubscribe_one_click_path, unsubscribe_path
+
+    with tenant_scope(tenant_a):
+        person = Contact.objects.get(pk=reported["replied"].contact_id)  # got the email and an SMS
+        bystander = contact(tenant_a, 99)  # never messaged by this campaign
+        one_click = unsubscribe_one_click_path(contact=person, channel="email")
+        everywhere = unsubscribe_path(contact=person)
+        other = unsubscribe_one_click_path(contact=bystander, channel="email")
+    public = Client()
+    assert public.post(one_click, {"List-Unsubscribe": "One-Click"}).status_code == 200
+    assert public.post(everywhere, {"action": "all"}).status_code == 200
+    assert public.post(other, {"List-Unsubscribe": "One-Click"}).status_code == 200
+    response = owner_client.get(f"/t/tenant-a/analytics/campaigns/{reported['campaign'].pk}/")
+    rows = {r.channel: r for r in response.context["rows"]}
+    assert (rows["email"].unsubscribed, rows["sms"].unsubscribed) == (1, 1)
+    assert response.context["total"].unsubscribed == 1  # one person, however many channels
+    assert rows["email"].unsubscribe_rate == 33.3
