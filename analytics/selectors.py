@@ -406,11 +406,19 @@ class ChannelRate:
     per_minute: float
 
 
-def send_rates(*, tenant: Tenant | None, minutes: int = 15, now: dt.datetime | None = None) -> list[ChannelRate]:
-    now = now or timezone.now()
-    rows = Delivery.objects.filter(sent_at__gte=now - dt.timedelta(minutes=minutes), sent_at__lte=now)
+def _tenant_ids(tenant: Tenant | None) -> list[int]:
+    """One tenant, or every active one for the deployment-wide view. Filtering on tenant_id = ANY(...)
+    keeps the (tenant_id, sent_at) index usable where an unfiltered tenant_id would not."""
     if tenant is not None:
-        rows = rows.filter(tenant=tenant)
+        return [tenant.pk]
+    return list(Tenant.objects.filter(is_active=True).values_list("pk", flat=True))
+
+
+def send_rates(*, tenant: Tenant | None, minutes: int = 15, now: dt.datetime | None = None) -> list[ChannelRate]:
+    """None: the whole deployment (callers outside a tenant disable scoping)."""
+    now = now or timezone.now()
+    rows = Delivery.objects.filter(tenant_id__in=_tenant_ids(tenant), sent_at__gte=now - dt.timedelta(minutes=minutes),
+                                   sent_at__lte=now)
     counts = dict(rows.values("channel").annotate(n=Count("pk")).values_list("channel", "n"))
     return [ChannelRate(c, CHANNEL_LABELS[c], counts[c], round(counts[c] / minutes, 1))
             for c in CHANNEL_KEYS if counts.get(c)]
@@ -433,7 +441,7 @@ def provider_error_rates(*, tenant: Tenant | None, now: dt.datetime | None = Non
     rejected in the hour without ever being accepted (a bounce after acceptance is one attempt)."""
     now = now or timezone.now()
     since = now - dt.timedelta(hours=1)
-    deliveries = Delivery.objects.all() if tenant is None else Delivery.objects.filter(tenant=tenant)
+    deliveries = Delivery.objects.filter(tenant_id__in=_tenant_ids(tenant))
     sent = dict(deliveries.filter(sent_at__gte=since).values("channel_config").annotate(n=Count("pk"))
                 .values_list("channel_config", "n"))
     failed = {row["channel_config"]: row for row in deliveries.filter(failed_at__gte=since)
@@ -465,7 +473,8 @@ def stuck_runs(*, tenant: Tenant | None, now: dt.datetime | None = None) -> list
     now = now or timezone.now()
     since = now - STUCK_AFTER
     # A run fanned out a minute ago whose first batch has not started yet is not stuck.
-    runs = CampaignRun.objects.filter(status=RunStatus.SENDING, fanned_out_at__lte=since).select_related("campaign")
+    runs = (CampaignRun.objects.filter(status=RunStatus.SENDING, fanned_out_at__lte=since)
+            .select_related("campaign", "tenant"))
     if tenant is not None:
         runs = runs.filter(tenant=tenant)
     stuck = []
@@ -483,5 +492,5 @@ def stuck_runs(*, tenant: Tenant | None, now: dt.datetime | None = None) -> list
 
 
 def provider_health(*, tenant: Tenant | None) -> list[ChannelConfig]:
-    configs = ChannelConfig.objects.all() if tenant is None else ChannelConfig.objects.filter(tenant=tenant)
-    return list(configs.order_by("channel", "name"))
+    configs = ChannelConfig.objects.filter(tenant_id__in=_tenant_ids(tenant)).select_related("tenant")
+    return list(configs.order_by("tenant__name", "channel", "name"))

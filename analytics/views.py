@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
@@ -13,7 +15,7 @@ from analytics import exports, selectors
 from campaigns.models import Campaign
 from tenants.decorators import role_required
 from tenants.models import Role
-from tenants.scoping import tenant_scope
+from tenants.scoping import scopes_disabled, tenant_scope
 
 
 def _days(request) -> int:
@@ -83,11 +85,8 @@ def campaign_members_csv(request, campaign_id):
                               filename=exports.export_filename(campaign, "members"))
 
 
-@require_GET
-@role_required(Role.ADMIN)
-def operations(request):
-    tenant = request.tenant
-    context = {
+def _operations_context(tenant) -> dict:
+    return {
         "queue": selectors.queue_depth(),
         "rates": selectors.send_rates(tenant=tenant),
         "errors": selectors.provider_error_rates(tenant=tenant),
@@ -95,5 +94,22 @@ def operations(request):
         "configs": selectors.provider_health(tenant=tenant),
         "now": timezone.now(),
     }
+
+
+@require_GET
+@role_required(Role.ADMIN)
+def operations(request):
     template = "analytics/operations.html#panel" if request.htmx else "analytics/operations.html"
+    return render(request, template, _operations_context(request.tenant))
+
+
+@require_GET
+@login_required
+def operations_deployment(request):
+    """/ops/: the same figures across every tenant, for system administrators (superusers)."""
+    if not request.user.is_superuser:
+        raise PermissionDenied("Only system administrators see the whole deployment.")
+    with scopes_disabled():  # deliberately cross-tenant, like Django admin
+        context = _operations_context(None)
+    template = "analytics/ops_deployment.html#panel" if request.htmx else "analytics/ops_deployment.html"
     return render(request, template, context)

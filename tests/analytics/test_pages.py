@@ -354,3 +354,22 @@ def test_unsubscribes_after_the_campaign_count_in_the_report(owner_client, repor
     assert (rows["email"].unsubscribed, rows["sms"].unsubscribed) == (1, 1)
     assert response.context["total"].unsubscribed == 1  # one person, however many channels
     assert rows["email"].unsubscribe_rate == 33.3
+
+
+def test_the_deployment_operations_view_is_for_superusers_and_spans_tenants(owner_client, tenant_a, tenant_b):
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    with tenant_scope(tenant_a):
+        sandbox(tenant_a, "sms")
+    with tenant_scope(tenant_b):
+        sandbox(tenant_b, "email")
+    assert Client().get("/ops/").status_code == 302  # to the login page
+    assert owner_client.get("/ops/").status_code == 403  # a tenant admin is not a system admin
+    admin = Client()
+    admin.force_login(get_user_model().objects.create_superuser("root", "root@example.com", "x"))
+    response = admin.get("/ops/")
+    assert response.status_code == 200
+    assert {c.tenant.slug for c in response.context["configs"]} == {"tenant-a", "tenant-b"}
+    panel = admin.get("/ops/", HTTP_HX_REQUEST="true")
+    assert b'id="ops-panel"' in panel.content and b"<html" not in panel.content
