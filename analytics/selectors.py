@@ -438,22 +438,23 @@ class ProviderErrors:
 
 def provider_error_rates(*, tenant: Tenant | None, now: dt.datetime | None = None) -> list[ProviderErrors]:
     """Failed / attempted over the last hour per provider. Attempted = accepted in the hour plus
-    rejected in the hour without ever being accepted (a bounce after acceptance is one attempt)."""
+    failed in the hour and not already counted as accepted in it (a bounce of a message accepted
+    within the hour is one attempt, not two)."""
     now = now or timezone.now()
     since = now - dt.timedelta(hours=1)
     deliveries = Delivery.objects.filter(tenant_id__in=_tenant_ids(tenant))
     sent = dict(deliveries.filter(sent_at__gte=since).values("channel_config").annotate(n=Count("pk"))
                 .values_list("channel_config", "n"))
     failed = {row["channel_config"]: row for row in deliveries.filter(failed_at__gte=since)
-              .values("channel_config").annotate(n=Count("pk"), never_sent=Count("pk", filter=Q(sent_at__isnull=True)))}
+              .values("channel_config").annotate(n=Count("pk"), not_counted=Count("pk", filter=Q(sent_at__isnull=True) | Q(sent_at__lt=since)))}
     configs = ChannelConfig.objects.all() if tenant is None else ChannelConfig.objects.filter(tenant=tenant)
     provider_of = {c.pk: (c.provider, c.provider_label) for c in configs.filter(pk__in={*sent, *failed})}
     result: dict[str, ProviderErrors] = {}
     for config_id in {*sent, *failed}:
-        provider, label = provider_of.get(config_id, ("unknown", "Deleted configuration"))
+        provider, label = provider_of.get(config_id, ("unknown", "No configuration recorded"))
         item = result.setdefault(provider, ProviderErrors(provider, label, 0, 0))
-        f = failed.get(config_id, {"n": 0, "never_sent": 0})
-        item.attempted += sent.get(config_id, 0) + f["never_sent"]
+        f = failed.get(config_id, {"n": 0, "not_counted": 0})
+        item.attempted += sent.get(config_id, 0) + f["not_counted"]
         item.failed += f["n"]
     return sorted(result.values(), key=lambda p: p.label)
 

@@ -297,6 +297,13 @@ def test_operations_figures_send_rate_error_rate_stuck_runs_and_health(owner_cli
             rows.append(Delivery(tenant=tenant_a, run=busy_run, campaign=busy, channel="sms", address=f"+2{i}",
                                  status=DeliveryStatus.FAILED, failed_at=NOW - dt.timedelta(minutes=20),
                                  channel_config=config))
+        # Bounces: one accepted two hours ago, one accepted five minutes ago (one attempt each).
+        rows.append(Delivery(tenant=tenant_a, run=busy_run, campaign=busy, channel="sms", address="+40",
+                             status=DeliveryStatus.FAILED, sent_at=NOW - dt.timedelta(hours=2),
+                             failed_at=NOW - dt.timedelta(minutes=10), channel_config=config))
+        rows.append(Delivery(tenant=tenant_a, run=busy_run, campaign=busy, channel="sms", address="+41",
+                             status=DeliveryStatus.FAILED, sent_at=NOW - dt.timedelta(minutes=5),
+                             failed_at=NOW - dt.timedelta(minutes=2), channel_config=config))
         rows.append(Delivery(tenant=tenant_a, run=busy_run, campaign=busy, channel="sms", contact=person,
                              address="+30", status=DeliveryStatus.PENDING))
         rows.append(Delivery(tenant=tenant_a, run=idle_run, campaign=idle, channel="sms", contact=person,
@@ -304,9 +311,9 @@ def test_operations_figures_send_rate_error_rate_stuck_runs_and_health(owner_cli
         Delivery.objects.bulk_create(rows)
     response = owner_client.get("/t/tenant-a/analytics/operations/")
     rates = {r.channel: (r.sent, r.per_minute) for r in response.context["rates"]}
-    assert rates == {"sms": (12, 0.8)}
+    assert rates == {"sms": (13, 0.9)}
     (errors,) = response.context["errors"]
-    assert (errors.provider, errors.attempted, errors.failed, errors.rate) == ("sandbox", 15, 3, 20.0)
+    assert (errors.provider, errors.attempted, errors.failed, errors.rate) == ("sandbox", 17, 5, 29.4)
     assert [s.run.pk for s in response.context["stuck"]] == [idle_run.pk]
     assert b"Authentication failed (20003)" in response.content
     assert response.context["queue"].transport == "redis"
