@@ -116,7 +116,8 @@ def dashboard_data(*, tenant: Tenant, days: int = DEFAULT_RANGE, today: dt.date 
     per_day: dict[str, list[int]] = {}
     for day, channel, sent in daily.values_list("day", "channel", "sent"):
         per_day.setdefault(channel, [0] * days)[index[day]] += sent
-    funnel = RunChannelStats.objects.filter(tenant=tenant, run__occurrence_at__date__gte=start).aggregate(
+    since = dt.datetime.combine(start, dt.time.min, tzinfo=tenant.tzinfo)  # the tenant's midnight, not UTC's
+    funnel = RunChannelStats.objects.filter(tenant=tenant, run__occurrence_at__gte=since).aggregate(
         **{name: Sum(name) for name in FUNNEL})
 
     statuses = [s for s in CampaignStatus if by_status.get(s.value)]
