@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from analytics import api_views as analytics_api_views
+from analytics import views as analytics_views
 from tenants import views as tenant_views
 
 # Everything a tenant owns lives under /t/<tenant_slug>/; TenantMiddleware resolves the slug,
@@ -33,11 +35,14 @@ urlpatterns = [
         auth_views.PasswordChangeDoneView.as_view(),
         name="password_change_done",
     ),
+    path("ops/", analytics_views.operations_deployment, name="ops"),
+    path("api/v1/conversions", analytics_api_views.conversions, name="api_conversions"),
     path("api/v1/", include("tenants.api_urls")),
     # Public endpoints (no login): provider webhooks, the preference centre, push subscribe page.
     path("hooks/", include("channels.hook_urls")),
     path("push/", include("channels.public_urls")),
     path("p/", include("audiences.public_urls")),
+    path("r/", include("analytics.public_urls")),
     path("t/<slug:tenant_slug>/", include(tenant_patterns)),
 ]
 

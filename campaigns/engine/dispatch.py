@@ -39,6 +39,7 @@ from django.db.models import (
 from django.urls import reverse
 from django.utils import timezone
 
+from analytics.tracking import tracking_apply
 from audiences.services import unsubscribe_token
 from campaigns.content import content_for
 from campaigns.models import (
@@ -192,6 +193,7 @@ class MessageBuilder:
         fields.pop("template_variables", None)
         if self.channel == "social":
             fields["text"] = self.typed.text_for(delivery.address)
+        fields = tracking_apply(fields, delivery=delivery, campaign=self.campaign, channel=self.channel)
         return OutboundMessage(
             id=str(delivery.uuid), to=delivery.address, text=fields.get("text", ""), subject=fields.get("subject", ""),
             html=fields.get("html", ""), title=fields.get("title", ""), url=fields.get("url", ""),
