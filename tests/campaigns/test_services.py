@@ -89,7 +89,6 @@ def test_a_running_campaign_is_neither_deleted_nor_archived(in_tenant_a, status)
 
 
 def test_pause_then_resume_moves_the_run_and_requeues_dispatch(in_tenant_a, django_capture_on_commit_callbacks):
-    pytest.importorskip("campaigns.tasks", reason="the delivery engine lands on main")
     c = campaign(in_tenant_a, status=S.ACTIVE, channels=("sms", "email"))
     r = run(c, status=RunStatus.SENDING)
     services.campaign_pause(campaign=c)
@@ -122,7 +121,6 @@ def test_pausing_a_completed_campaign_is_refused_and_changes_nothing(in_tenant_a
 
 
 def test_cancel_cancels_pending_deliveries_and_counts_them(in_tenant_a):
-    pytest.importorskip("campaigns.engine.counters", reason="the delivery engine lands on main")
     c = campaign(in_tenant_a, status=S.ACTIVE)
     r = run(c, counters={"sms": {"targeted": 2, "sent": 1}})
     delivery(r, contact(in_tenant_a, "Asha"), status=DeliveryStatus.SENT)
@@ -143,7 +141,6 @@ def _failed_run(tenant):
 
 
 def test_retry_failed_puts_failed_deliveries_back_to_pending(in_tenant_a, django_capture_on_commit_callbacks):
-    pytest.importorskip("campaigns.engine.counters", reason="the delivery engine lands on main")
     c, r, failed = _failed_run(in_tenant_a)
     # The failure was counted today, as the engine does.
     DailyChannelStats.objects.create(tenant=in_tenant_a, day=timezone.localdate(timezone.now(), in_tenant_a.tzinfo),
@@ -156,10 +153,7 @@ def test_retry_failed_puts_failed_deliveries_back_to_pending(in_tenant_a, django
     assert RunChannelStats.objects.get(run=r).failed == 0
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: retrying a failure counted on an earlier day decrements a "
-                                       "new daily row below zero (check constraint); see the grid report")
 def test_retry_failed_the_day_after_the_failure(in_tenant_a, django_capture_on_commit_callbacks):
-    pytest.importorskip("campaigns.engine.counters", reason="the delivery engine lands on main")
     c, _r, failed = _failed_run(in_tenant_a)
     with django_capture_on_commit_callbacks(execute=False):
         assert services.campaign_retry_failed(campaign=c) == 1
@@ -168,7 +162,6 @@ def test_retry_failed_the_day_after_the_failure(in_tenant_a, django_capture_on_c
 
 
 def test_retry_without_failures_is_refused_with_a_reason(in_tenant_a):
-    pytest.importorskip("campaigns.engine.counters", reason="the delivery engine lands on main")
     c = campaign(in_tenant_a, status=S.COMPLETED)
     run(c, status=RunStatus.COMPLETED)
     with pytest.raises(IllegalTransition, match="no failed deliveries"):
