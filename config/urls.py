@@ -34,6 +34,7 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("api/v1/", include("tenants.api_urls")),
+    path("api/v1/", include("campaigns.journeys.api_urls")),  # POST /api/v1/events (journey triggers)
     # Public endpoints (no login): provider webhooks, the preference centre, push subscribe page.
     path("hooks/", include("channels.hook_urls")),
     path("push/", include("channels.public_urls")),
