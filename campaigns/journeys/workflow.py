@@ -85,8 +85,8 @@ def step_errors(step: WorkflowStep, steps: list[WorkflowStep], *, tenant=None) -
             if tenant is not None and not tenant.channel_enabled(step.channel):
                 problems.append(f"{CHANNEL_LABELS[step.channel]} is switched off for this workspace.")
             typed = content_for(step.channel, step.data)
-            for field, messages in typed.errors().items():
-                problems.extend(f"{field.replace('_', ' ').capitalize()}: {m}" for m in messages)
+            for messages in typed.errors().values():
+                problems.extend(messages)
     elif step.kind == StepKind.WAIT:
         if step.wait_mode == WaitMode.DURATION and step.wait_minutes <= 0:
             problems.append("Wait for at least one minute.")
