@@ -457,3 +457,46 @@ def test_a_scheduled_drip_campaign_opens_its_run_without_a_broadcast_fan_out(sco
         run_fan_out_task(scoped.pk, str(run.pk))  # what the worker runs for the new run
     run.refresh_from_db()
     assert run.status == RunStatus.SENDING and not run.deliveries.exists()
+
+
+# --- statistics and the beat plumbing -----------------------------------------------------------
+
+def test_per_step_statistics_count_entries_sends_engagement_and_endings(scoped):
+    from campaigns.journeys.stats import workflow_stats
+
+    reader = contact(scoped, 1)
+    contact(scoped, 2)
+    c = journey_campaign(scoped)
+    steps = branching(c)
+    with time_machine.travel(T0, tick=False) as clock:
+        run = launch(c)
+        tick(c)
+        drain(run)
+        Delivery.objects.filter(contact=reader, step=steps["a"].number).update(
+            read_at=T0, delivered_at=T0, status=DeliveryStatus.READ)
+        clock.shift(dt.timedelta(days=2, minutes=1))
+        tick(c)
+    ordered = list(WorkflowStep.objects.filter(campaign=c).order_by("position"))
+    stats = workflow_stats(c, ordered)
+    a, b, cc, done = (stats[steps[k].pk] for k in ("a", "b", "c", "exit"))
+    assert (a.entered, a.sent, a.delivered, a.engaged, a.engaged_rate) == (2, 2, 1, 1, 50)
+    assert (b.entered, cc.entered) == (1, 1)
+    assert (done.entered, done.ended, cc.ended) == (2, 2, 0)  # B jumps to the exit, C is just above it
+    assert stats[steps["wait"].pk].entered == 2
+
+
+def test_the_beat_tick_finds_due_campaigns_but_not_paused_ones(scoped):
+    contact(scoped, 1)
+    c = journey_campaign(scoped)
+    branching(c)
+    with time_machine.travel(T0, tick=False) as clock:
+        launch(c)
+        triggers.campaign_triggers_check(campaign=Campaign.objects.get(pk=c.pk))
+        assert engine.campaigns_with_due_journeys() == [(scoped.pk, str(c.pk))]
+        assert (scoped.pk, str(c.pk)) in triggers.campaigns_to_check()
+        engine.journeys_advance(campaign_id=c.pk)
+        assert engine.campaigns_with_due_journeys() == []  # waiting two days
+        clock.shift(dt.timedelta(days=3))
+        services.campaign_pause(campaign=Campaign.objects.get(pk=c.pk))
+        assert engine.campaigns_with_due_journeys() == []
+        assert triggers.campaigns_to_check() == []
