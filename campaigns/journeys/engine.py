@@ -30,7 +30,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
-from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -63,6 +63,8 @@ from tenants.scoping import scopes_disabled
 logger = logging.getLogger(__name__)
 
 BATCH = 500
+# After a bulk insert this large, refresh the table's planner statistics (see planner_stats_refresh).
+ANALYZE_AFTER_ROWS = 5000
 MAX_ROUNDS = 40  # batches per campaign per tick; the rest waits for the next tick
 FINISHED_CAMPAIGN = (CampaignStatus.CANCELLED, CampaignStatus.COMPLETED, CampaignStatus.FAILED)
 
@@ -107,14 +109,35 @@ def journey_run_open(*, run_id) -> bool:
 
 # --- entering -----------------------------------------------------------------------------------
 
+def planner_stats_refresh(model, rows: int) -> None:
+    """ANALYZE a table that just grew by `rows` in one statement.
+
+    Autovacuum analyzes later; until then PostgreSQL estimates a campaign's journeys at a handful
+    of rows when there are 20,000, and plans the next entry check's anti-joins as nested loops
+    rescanning them: 266 s measured on 20,000 contacts, 0.1 s once analyzed.
+    """
+    if rows >= ANALYZE_AFTER_ROWS and connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {model._meta.db_table}")
+
+
 def _prep(model, field_name: str, value):
     return model._meta.get_field(field_name).get_db_prep_value(value, connection)
+
+
+def _journeys_of(campaign: Campaign) -> QuerySet[Journey]:
+    """The campaign's journeys for correlated subqueries, without the scoped manager's tenant filter.
+
+    The campaign already pins the tenant; the scoped manager's extra `tenant_id = ...` only
+    tempted the planner onto the tenant index instead of the (campaign, contact ...) ones.
+    """
+    return Journey._base_manager.filter(campaign_id=campaign.pk)
 
 
 def entry_candidates(*, campaign: Campaign, contacts: QuerySet[Contact], now: dt.datetime) -> QuerySet[Contact]:
     """`contacts` minus those the trigger's entry frequency keeps out (and those already inside)."""
     trigger = campaign.trigger
-    mine = Journey.objects.filter(campaign_id=campaign.pk, contact_id=OuterRef("pk"))
+    mine = _journeys_of(campaign).filter(contact_id=OuterRef("pk"))
     contacts = contacts.filter(~Exists(mine.filter(state__in=LIVE_STATES)))
     if trigger.frequency == EntryFrequency.ONCE:
         contacts = contacts.filter(~Exists(mine))
@@ -138,9 +161,12 @@ def journeys_enter(*, campaign: Campaign, contacts: QuerySet[Contact], now: dt.d
     if first is None:
         return 0
     candidates = entry_candidates(campaign=campaign, contacts=contacts, now=now)
-    previous = Journey.objects.filter(campaign_id=campaign.pk, contact_id=OuterRef("pk")).order_by().values(
-        "contact_id").annotate(n=Count("*")).values("n")
-    select = (candidates.annotate(entry=Coalesce(Subquery(previous, output_field=IntegerField()), Value(0)))
+    # The contact's latest entry number, read backwards from the (campaign, contact, entry_number)
+    # unique index: one index probe per contact. (A COUNT here was planned on the campaign index and
+    # walked the rows this very statement had inserted, once per contact: 9.5 s for 20,000.)
+    latest = _journeys_of(campaign).filter(contact_id=OuterRef("pk")).order_by("-entry_number").values(
+        "entry_number")[:1]
+    select = (candidates.annotate(entry=Coalesce(Subquery(latest, output_field=IntegerField()) + 1, Value(0)))
               .values("id", "entry").order_by())
     select_sql, select_params = select.query.sql_with_params()
     table = Journey._meta.db_table
@@ -161,6 +187,7 @@ def journeys_enter(*, campaign: Campaign, contacts: QuerySet[Contact], now: dt.d
         if started:
             WorkflowStep.objects.filter(pk=first.pk).update(entered_count=F("entered_count") + started)
             journeys_advance_soon(campaign)
+    planner_stats_refresh(Journey, started)
     if started:
         logger.info("Campaign %s: %d journeys started (%s)", campaign.pk, started, source)
     return started

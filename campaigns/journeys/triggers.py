@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from audiences.models import Contact, Segment
 from audiences.segments import ATTRIBUTE_KEY_RE, compile_rules
-from campaigns.journeys.engine import journeys_advance_soon, journeys_enter
+from campaigns.journeys.engine import journeys_advance_soon, journeys_enter, planner_stats_refresh
 from campaigns.models import (
     CREATED_DATE,
     Campaign,
@@ -168,6 +168,8 @@ def _remember(campaign: Campaign, contacts: QuerySet[Contact]) -> None:
         cursor.execute(f"INSERT INTO {table} (tenant_id, campaign_id, contact_id) "
                        f"SELECT %s, %s, a.id FROM ({select_sql}) a WHERE true ON CONFLICT DO NOTHING",
                        [campaign.tenant_id, campaign_id, *params])
+        added = cursor.rowcount
+    planner_stats_refresh(TriggerMembership, added)
 
 
 def segment_triggered_campaigns(tenant_id: int) -> QuerySet[Campaign]:
