@@ -19,3 +19,16 @@ class CampaignsConfig(AppConfig):
             "task": "campaigns.tasks.send_times_refresh_all_task",
             "schedule": crontab(hour=2, minute=30),  # UTC, when little else runs
         }
+
+        # Drip and triggered campaigns (campaigns.journeys): their tasks, the contact-saved
+        # receiver, the journey tick and the trigger poll.
+        from campaigns.journeys import receivers, tasks  # noqa: F401
+
+        settings.CELERY_BEAT_SCHEDULE["campaigns-journeys-tick"] = {
+            "task": "campaigns.journeys.tasks.journeys_tick_task",
+            "schedule": 10.0,
+        }
+        settings.CELERY_BEAT_SCHEDULE["campaigns-triggers-tick"] = {
+            "task": "campaigns.journeys.tasks.triggers_tick_task",
+            "schedule": 60.0,
+        }

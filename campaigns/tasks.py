@@ -19,7 +19,12 @@ MAX_COUNTDOWN_SECONDS = 300
 @shared_task(base=TenantTask, name="campaigns.tasks.run_fan_out_task", required_flag="campaigns_enabled")
 def run_fan_out_task(tenant, run_id: str) -> None:
     from campaigns.engine.fanout import run_fan_out
+    from campaigns.journeys.engine import journey_run_open
 
+    # Journey hook: a drip or triggered run has no audience snapshot; the journey engine opens
+    # it (sending) and adds deliveries step by step.
+    if journey_run_open(run_id=run_id):
+        return
     run_fan_out(run_id=run_id)
 
 

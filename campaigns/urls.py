@@ -5,7 +5,8 @@ from campaigns.urls_grid import urlpatterns as grid_patterns
 from campaigns.urls_runs import urlpatterns as run_patterns
 from campaigns.urls_templates import urlpatterns as template_patterns
 from campaigns.urls_wizard import urlpatterns as wizard_patterns
+from campaigns.urls_workflow import urlpatterns as workflow_patterns
 
 app_name = "campaigns"
 
-urlpatterns = grid_patterns + wizard_patterns + template_patterns + run_patterns
+urlpatterns = grid_patterns + wizard_patterns + template_patterns + run_patterns + workflow_patterns

@@ -38,6 +38,7 @@ urlpatterns = [
     path("ops/", analytics_views.operations_deployment, name="ops"),
     path("api/v1/conversions", analytics_api_views.conversions, name="api_conversions"),
     path("api/v1/", include("tenants.api_urls")),
+    path("api/v1/", include("campaigns.journeys.api_urls")),  # POST /api/v1/events (journey triggers)
     # Public endpoints (no login): provider webhooks, the preference centre, push subscribe page.
     path("hooks/", include("channels.hook_urls")),
     path("push/", include("channels.public_urls")),

@@ -54,6 +54,7 @@ from campaigns.models import (
     MessageTemplate,
     RunStatus,
     SkipReason,
+    step_number_of,
 )
 from campaigns.rendering import contact_context
 from campaigns.selectors import campaign_channel_config
@@ -150,11 +151,11 @@ _TOKEN = "__token__"
 class MessageBuilder:
     """Renders a campaign's content for each delivery into the adapter's OutboundMessage."""
 
-    def __init__(self, campaign: Campaign, channel: str) -> None:
+    def __init__(self, campaign: Campaign, channel: str, data: dict | None = None) -> None:
         self.campaign = campaign
         self.channel = channel
-        content = campaign.contents.filter(channel=channel).first()
-        self.data = content.data if content else {}
+        content = campaign.contents.filter(channel=channel).first() if data is None else None
+        self.data = data if data is not None else (content.data if content else {})
         self.typed = content_for(channel, self.data)
         self.template = None
         if channel == "whatsapp" and self.data.get("mode", "template") == "template":
@@ -164,6 +165,14 @@ class MessageBuilder:
         # URL shapes reversed once per batch, not once per message.
         self._one_click_url = f"{settings.SITE_URL}{reverse('audiences_public:one_click', args=[_TOKEN])}"
         self._preferences_url = f"{settings.SITE_URL}{reverse('audiences_public:preferences', args=[_TOKEN])}"
+        # Journey hook (campaigns.journeys): a drip or triggered campaign's deliveries carry their
+        # workflow step (Delivery.step) and are rendered from that step's own content.
+        self.step_builders: dict[int, MessageBuilder] = {}
+        if data is None and campaign.type != CampaignType.BROADCAST:
+            from campaigns.journeys.workflow import step_contents
+
+            self.step_builders = {n: MessageBuilder(campaign, channel, data=d)
+                                  for n, d in step_contents(campaign, channel).items()}
 
     def _media(self, media_id) -> tuple[Media, ...]:
         if not media_id:
@@ -177,6 +186,10 @@ class MessageBuilder:
                       filename=item.original_name),)
 
     def build(self, delivery: Delivery) -> OutboundMessage:
+        if self.step_builders:  # journey hook, see __init__
+            step_builder = self.step_builders.get(step_number_of(delivery.step))
+            if step_builder is not None:
+                return step_builder.build(delivery)
         context = contact_context(delivery.contact) if delivery.contact else {}
         fields = self.typed.render(context)
         headers: dict[str, str] = {}

@@ -26,6 +26,27 @@ from campaigns.models.delivery import (
     SkipReason,
 )
 from campaigns.models.engagement import ContactSendTime
+from campaigns.models.journey import (
+    CREATED_DATE,
+    ENGAGEMENT_CONDITIONS,
+    LIVE_STATES,
+    MAX_STEPS,
+    STEP_STRIDE,
+    CampaignTrigger,
+    ConditionKind,
+    ContactEvent,
+    EntryFrequency,
+    ExitReason,
+    Journey,
+    JourneyState,
+    StepKind,
+    TriggerKind,
+    TriggerMembership,
+    WaitMode,
+    WorkflowStep,
+    delivery_step,
+    step_number_of,
+)
 from campaigns.models.template import MessageTemplate, TemplateCategory, TemplateStatus
 
 __all__ = [
@@ -34,4 +55,8 @@ __all__ = [
     "CampaignRun", "CampaignStatus", "ContactSendTime", "CampaignType", "ChannelBudget", "DailyChannelStats", "Delivery",
     "DeliveryStatus", "MessageTemplate", "Recurrence", "RunChannelStats", "RunStatus", "SendMode", "SkipReason",
     "TemplateCategory", "TemplateStatus",
+    # journeys
+    "CREATED_DATE", "ENGAGEMENT_CONDITIONS", "LIVE_STATES", "MAX_STEPS", "STEP_STRIDE", "CampaignTrigger", "ConditionKind",
+    "ContactEvent", "EntryFrequency", "ExitReason", "Journey", "JourneyState", "StepKind", "TriggerKind",
+    "TriggerMembership", "WaitMode", "WorkflowStep", "delivery_step", "step_number_of",
 ]
