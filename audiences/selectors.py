@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Lower
@@ -290,7 +291,10 @@ def _audience_counts_joined(contacts: QuerySet[Contact], channels: list[str], te
     against it in tests/audiences/test_segments_rules.py).
     """
     columns = ["id", "email", "phone", "telegram_chat_id", *(consent_field(c) for c in channels)]
-    inner_sql, inner_params = contacts.order_by().values(*columns).query.sql_with_params()
+    try:
+        inner_sql, inner_params = contacts.order_by().values(*columns).query.sql_with_params()
+    except EmptyResultSet:  # an audience that can match nobody (e.g. contacts.none())
+        return dict.fromkeys(["total", *channels], 0)
     address = {"email": "c.email <> ''", "sms": "c.phone <> ''", "whatsapp": "c.phone <> ''",
                "voice": "c.phone <> ''", "telegram": "c.telegram_chat_id <> ''", "push": "ps.contact_id IS NOT NULL"}
     not_suppressed = {"email": "se.value IS NULL", "sms": "sp.value IS NULL", "whatsapp": "sp.value IS NULL",

@@ -130,3 +130,11 @@ def test_opted_out_is_never_reachable_even_with_every_address(in_tenant_a):
     assert not any(_reachable(contact, ch) for ch in CONSENT_CHANNELS)
     counts = audience_counts(Contact.objects.filter(tenant=in_tenant_a))
     assert counts == {"total": 1, **{ch: 0 for ch in CONSENT_CHANNELS}}
+
+
+def test_an_audience_that_matches_nobody_counts_zero_everywhere(in_tenant_a):
+    from audiences.models import Contact
+    from audiences.selectors import PREVIEW_CHANNELS, audience_counts
+
+    counts = audience_counts(Contact.objects.none())
+    assert counts == dict.fromkeys(["total", *PREVIEW_CHANNELS], 0)
