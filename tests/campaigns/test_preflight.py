@@ -13,7 +13,14 @@ from django.test.utils import CaptureQueriesContext
 
 from audiences.models import ConsentState, Contact, PushSubscription, Suppression, SuppressionKind
 from campaigns import preflight
-from campaigns.models import Campaign, CampaignContent, ChannelBudget, MessageTemplate, SendMode, TemplateStatus
+from campaigns.models import (
+    Campaign,
+    CampaignContent,
+    ChannelBudget,
+    MessageTemplate,
+    SendMode,
+    TemplateStatus,
+)
 from channels.models import ChannelConfig
 from social_accounts.models import SocialAccount, Status
 
