@@ -189,9 +189,11 @@ def _content(request, campaign: Campaign):
                     upload=form.cleaned_data.get("media_upload"))
         if all(form.is_valid() for form in forms):
             return _target_after_save(request, campaign, "content")
-    context = {"forms": forms, "ai_reason": ai.ai_unavailable_reason(request.tenant),
-               "sms_counter": _sms_counter_context(next((f["text"].value() or "" for f in forms
-                                                         if f.channel == "sms"), ""))}
+    sms_text = next((f["text"].value() or "" for f in forms if f.channel == "sms"), "")
+    counter = _sms_counter_context(sms_text)
+    if request.method == "POST":
+        counter["errors"] = []  # the field shows them already
+    context = {"forms": forms, "ai_reason": ai.ai_unavailable_reason(request.tenant), "sms_counter": counter}
     return _render_step(request, campaign, "content", context,
                         status=400 if any(f.errors for f in forms) else 200)
 

@@ -21,3 +21,19 @@ function syncAudience() {
 }
 document.addEventListener("change", syncAudience);
 document.addEventListener("DOMContentLoaded", syncAudience);
+
+// WhatsApp: show the template fields or the session text, whichever the message type uses.
+function syncWhatsApp() {
+  const mode = document.querySelector("input[name='whatsapp-mode']:checked");
+  if (!mode) return;
+  const session = mode.value === "session";
+  const show = (id, visible) => {
+    const field = document.getElementById(id)?.closest(".field");
+    if (field) field.hidden = !visible;
+  };
+  show("id_whatsapp-template", !session);
+  show("id_whatsapp-variables", !session);
+  show("id_whatsapp-session_text", session);
+}
+document.addEventListener("change", syncWhatsApp);
+document.addEventListener("DOMContentLoaded", syncWhatsApp);
