@@ -57,3 +57,21 @@ def scheduler_tick_task() -> dict:
         with tenant_scope(tenant_id):
             run_finish_if_done(run_id=run_id)
     return {"started": started, "reaped": reaped, "woken": len(woken)}
+
+
+@shared_task(base=TenantTask, name="campaigns.tasks.send_times_refresh_task")
+def send_times_refresh_task(tenant) -> int:
+    from campaigns.engine.optimal import send_times_refresh
+
+    return send_times_refresh(tenant=tenant)
+
+
+@shared_task(name="campaigns.tasks.send_times_refresh_all_task")
+def send_times_refresh_all_task() -> int:
+    """Beat, nightly: one refresh task per active tenant."""
+    from tenants.models import Tenant
+
+    tenant_ids = list(Tenant.objects.filter(is_active=True).values_list("pk", flat=True))
+    for tenant_id in tenant_ids:
+        send_times_refresh_task.delay(tenant_id)
+    return len(tenant_ids)

@@ -31,7 +31,7 @@ class TenantAdmin(admin.ModelAdmin):
     inlines = [MembershipInline]
     fieldsets = [
         (None, {"fields": ["name", "slug", "is_active"]}),
-        ("Locale", {"fields": ["timezone", "default_phone_region", "currency"]}),
+        ("Locale", {"fields": ["timezone", "default_phone_region", "currency", "default_send_hour"]}),
         (
             "Feature flags",
             {

@@ -8,7 +8,7 @@ import zoneinfo
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 from django_scopes import ScopedManager
 
@@ -44,6 +44,10 @@ class Tenant(models.Model):
         validators=[RegexValidator(r"^[A-Z]{3}$", "Use a three-letter ISO 4217 code such as INR.")],
     )
     is_active = models.BooleanField(default=True)
+    default_send_hour = models.PositiveSmallIntegerField(
+        default=10, validators=[MaxValueValidator(23)],
+        help_text="Local hour for 'optimal time' sends to contacts with no engagement history at all.",
+    )
 
     # Feature flags, set by system administrators in Django admin.
     campaigns_enabled = models.BooleanField(default=True)

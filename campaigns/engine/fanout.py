@@ -24,6 +24,7 @@ from campaigns.models import (
     DeliveryStatus,
     RunChannelStats,
     RunStatus,
+    SendMode,
     SkipReason,
 )
 from campaigns.selectors import campaign_channel_config, campaign_contacts
@@ -131,6 +132,10 @@ def run_fan_out(*, run_id) -> CampaignRun | None:
     with transaction.atomic():
         totals = Delivery.objects.filter(run=run).values("channel").annotate(
             targeted=Count("id"), skipped=Count("id", filter=Q(status=DeliveryStatus.SKIPPED)))
+        if run.campaign.send_mode == SendMode.OPTIMAL:
+            from campaigns.engine.optimal import optimal_apply
+
+            optimal_apply(run=run)
         target_count = 0
         for row in totals:
             RunChannelStats.objects.filter(run=run, channel=row["channel"]).update(

@@ -25,12 +25,13 @@ from campaigns.models.delivery import (
     RunStatus,
     SkipReason,
 )
+from campaigns.models.engagement import ContactSendTime
 from campaigns.models.template import MessageTemplate, TemplateCategory, TemplateStatus
 
 __all__ = [
     "ACCEPTED_STATUSES", "CHANNEL_CHOICES", "FINAL_STATUSES", "STATUS_RANK", "WHATSAPP_MAX_BROADCAST_LIST",
     "AiTrainingStatus", "CallingHoursMode", "Campaign", "CampaignContent", "CampaignMedia", "CampaignPurpose",
-    "CampaignRun", "CampaignStatus", "CampaignType", "ChannelBudget", "DailyChannelStats", "Delivery",
+    "CampaignRun", "CampaignStatus", "ContactSendTime", "CampaignType", "ChannelBudget", "DailyChannelStats", "Delivery",
     "DeliveryStatus", "MessageTemplate", "Recurrence", "RunChannelStats", "RunStatus", "SendMode", "SkipReason",
     "TemplateCategory", "TemplateStatus",
 ]

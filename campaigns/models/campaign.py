@@ -45,6 +45,7 @@ class CampaignPurpose(models.TextChoices):
 class SendMode(models.TextChoices):
     NOW = "now", "Send now"
     SCHEDULED = "scheduled", "Schedule"
+    OPTIMAL = "optimal", "Optimal time"
 
 
 class Recurrence(models.TextChoices):
@@ -89,6 +90,9 @@ class Campaign(TenantOwnedModel):
 
     send_mode = models.CharField(max_length=10, choices=SendMode.choices, default=SendMode.NOW)
     scheduled_at = models.DateTimeField(null=True, blank=True)
+    # "Optimal time": each recipient at their best engagement hour within this many hours of launch.
+    optimal_window_hours = models.PositiveSmallIntegerField(
+        default=24, validators=[MinValueValidator(1), MaxValueValidator(168)])
     schedule_timezone = models.CharField(max_length=64, blank=True, validators=[validate_timezone])
     recurrence = models.CharField(max_length=8, choices=Recurrence.choices, default=Recurrence.NONE)
     recurrence_rule = models.CharField(max_length=200, blank=True, help_text="An RFC 5545 RRULE, for custom recurrence.")
