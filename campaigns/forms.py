@@ -413,6 +413,10 @@ class BudgetScheduleForm(forms.Form):
                                       decimal_places=2, help_text="Blank: no limit.")
     currency = forms.CharField(label="Currency", max_length=3, min_length=3)
     send_mode = forms.ChoiceField(label="When", widget=forms.RadioSelect, choices=SendMode.choices)
+    optimal_window_hours = forms.IntegerField(
+        label="Within (hours)", min_value=1, max_value=168, required=False,
+        help_text="Optimal time: each recipient gets it at the local hour they engage most, within this many "
+                  "hours of sending.")
     scheduled_date = forms.DateField(label="Date", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     scheduled_time = forms.TimeField(label="Time", required=False,
                                      widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
@@ -434,7 +438,8 @@ class BudgetScheduleForm(forms.Form):
             budgets = {b.channel: b.allocated for b in campaign.budgets.all()}
             kwargs.setdefault("initial", {
                 "budget_total": campaign.budget_total, "currency": campaign.currency or tenant.currency,
-                "send_mode": campaign.send_mode, "scheduled_date": local.date() if local else None,
+                "send_mode": campaign.send_mode, "optimal_window_hours": campaign.optimal_window_hours,
+                "scheduled_date": local.date() if local else None,
                 "scheduled_time": local.time().replace(second=0, microsecond=0) if local else None,
                 "schedule_timezone": campaign.timezone_name, "recurrence": campaign.recurrence,
                 "recurrence_rule": campaign.recurrence_rule, "recurrence_end": campaign.recurrence_end,
@@ -472,6 +477,10 @@ class BudgetScheduleForm(forms.Form):
                                            f"total budget of {total:.2f}.")
         mode = cleaned.get("send_mode")
         cleaned["scheduled_at"] = None
+        if cleaned.get("optimal_window_hours") is None:
+            if mode == SendMode.OPTIMAL and "optimal_window_hours" not in self.errors:
+                self.add_error("optimal_window_hours", "Say within how many hours every recipient should get it.")
+            cleaned["optimal_window_hours"] = self.campaign.optimal_window_hours
         if mode == SendMode.SCHEDULED:
             date, time, tz_name = cleaned.get("scheduled_date"), cleaned.get("scheduled_time"), cleaned.get(
                 "schedule_timezone")

@@ -231,6 +231,14 @@ class Preflight:
     warnings: list[str]
     sample_name: str
     social_accounts: int = 0
+    # Optimal-time sends: recipients per local hour (24 buckets), else None.
+    optimal_hours: list[int] | None = None
+
+    @property
+    def optimal_rows(self) -> list[tuple[int, int, int]]:
+        """(hour, recipients, percent of the largest hour) for the hours anyone gets it."""
+        peak = max(self.optimal_hours or [0]) or 1
+        return [(h, n, round(100 * n / peak)) for h, n in enumerate(self.optimal_hours or []) if n]
 
     @property
     def total_cost(self) -> Decimal:
@@ -330,6 +338,10 @@ def channel_estimates(campaign: Campaign, recipients: list[ChannelRecipients], b
                 zoned = [(tenant_tz, estimate.recipients)]
             estimate.finish_at = finish_time(start=start, rate_per_second=rate, buckets=zoned,
                                              window=calling_window(campaign, ch))
+            if campaign.send_mode == SendMode.OPTIMAL:
+                # Each recipient waits for their best hour: the window's end bounds the finish.
+                estimate.finish_at = max(estimate.finish_at,
+                                         start + dt.timedelta(hours=campaign.optimal_window_hours))
         out.append(estimate)
     return out
 
@@ -392,6 +404,16 @@ def campaign_preflight(campaign: Campaign, *, now: dt.datetime | None = None) ->
     social_content = campaign.contents.filter(channel="social").first()
     social_accounts = len((social_content.data.get("accounts") if social_content else None) or [])
     start = campaign_start_time(campaign, now)
+    optimal_hours = None
+    if campaign.send_mode == SendMode.OPTIMAL:
+        from campaigns.engine.optimal import optimal_hour_distribution
+
+        any_reachable = Q()
+        for ch in campaign.channels:
+            if ch in CONSENT_CHANNELS:
+                any_reachable |= reachable_q(ch)
+        optimal_hours = optimal_hour_distribution(tenant=campaign.tenant,
+                                                  contacts=campaign_contacts(campaign).filter(any_reachable))
     estimates = channel_estimates(campaign, recipients, buckets, start=start, sms_parts=sms_parts,
                                   social_accounts=social_accounts)
     return Preflight(
@@ -400,5 +422,5 @@ def campaign_preflight(campaign: Campaign, *, now: dt.datetime | None = None) ->
         warnings=preflight_warnings(campaign, now=now, sms_parts=sms_parts, sms_encoding=sms_encoding,
                                     estimates=estimates),
         sample_name=str(contact) if contact is not None else "a sample contact (Alex Sample)",
-        social_accounts=social_accounts,
+        social_accounts=social_accounts, optimal_hours=optimal_hours,
     )

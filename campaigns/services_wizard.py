@@ -90,7 +90,7 @@ def campaign_budget_schedule_save(*, campaign: Campaign, cleaned: dict[str, Any]
             budget_total=cleaned["budget_total"], currency=cleaned["currency"], send_mode=cleaned["send_mode"],
             scheduled_at=cleaned["scheduled_at"], schedule_timezone=cleaned["schedule_timezone"],
             recurrence=cleaned["recurrence"], recurrence_rule=cleaned["recurrence_rule"],
-            recurrence_end=cleaned["recurrence_end"],
+            recurrence_end=cleaned["recurrence_end"], optimal_window_hours=cleaned["optimal_window_hours"],
         )
         allocations: dict[str, Decimal | None] = cleaned["allocations"]
         campaign.budgets.exclude(channel__in=[ch for ch, v in allocations.items() if v is not None]).delete()

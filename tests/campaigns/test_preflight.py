@@ -205,3 +205,21 @@ def test_previews_fall_back_to_a_sample_person_and_show_content_errors(in_tenant
     previews = {p.channel: p for p in preflight.campaign_preflight(c, now=NOW).previews}
     assert previews["sms"].fields == [("Message", "Hi Alex")]
     assert previews["push"].error == "A push notification needs a title."
+
+
+@pytest.mark.django_db
+def test_optimal_time_shows_the_hour_distribution_and_bounds_the_finish(in_tenant_a):
+    from campaigns.models import ContactSendTime
+
+    t = in_tenant_a
+    config(t, "email")
+    c = Campaign.objects.create(tenant=t, name="Best hour", channels=["email"], audience_everyone=True,
+                                send_mode=SendMode.OPTIMAL, optimal_window_hours=12)
+    CampaignContent.objects.create(tenant=t, campaign=c, channel="email", data={"subject": "Hi", "html": "<p>x</p>"})
+    early = person(t, 1)
+    person(t, 2)
+    ContactSendTime.objects.create(tenant=t, contact=early, best_hour=7, samples=5, computed_at=NOW)
+    pf = preflight.campaign_preflight(c, now=NOW)
+    assert pf.optimal_hours[7] == 2  # the other contact gets the audience's most common hour
+    assert pf.optimal_rows == [(7, 2, 100)]
+    assert pf.estimates[0].finish_at == NOW + dt.timedelta(hours=12)

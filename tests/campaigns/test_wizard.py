@@ -334,6 +334,21 @@ def test_schedule_is_read_in_the_chosen_zone_and_stored_in_utc(marketer_client, 
     assert 'value="09:30"' in page and 'value="2099-03-10"' in page  # shown back in the chosen zone
 
 
+def test_optimal_time_needs_a_window(marketer_client, tenant_a):
+    campaign = make_campaign(tenant_a)
+    response = marketer_client.post(step_url(campaign, "budget"), budget_data(send_mode="optimal",
+                                                                           optimal_window_hours="200"))
+    assert response.status_code == 400 and "less than or equal to 168" in response.content.decode()
+    response = marketer_client.post(step_url(campaign, "budget"), budget_data(send_mode="optimal",
+                                                                           optimal_window_hours="6"))
+    assert response.status_code == 302
+    with tenant_scope(tenant_a):
+        campaign.refresh_from_db()
+    assert campaign.send_mode == SendMode.OPTIMAL and campaign.optimal_window_hours == 6
+    review = marketer_client.get(step_url(campaign, "review")).content.decode()
+    assert "at their best local hour, within 6 hours" in review
+
+
 def test_advanced_step_validation(marketer_client, tenant_a):
     campaign = make_campaign(tenant_a, channels=["whatsapp"])
     response = marketer_client.post(step_url(campaign, "advanced"), advanced_data(
