@@ -17,9 +17,9 @@ from django.db import transaction
 
 from audiences.models import Contact, ContactList
 from audiences.services import email_normalize, phone_normalize
-from campaigns.lifecycle import ensure_editable
+from campaigns.lifecycle import Action, ensure_editable, transition
 from campaigns.media import media_store
-from campaigns.models import Campaign, CampaignContent, ChannelBudget
+from campaigns.models import Campaign, CampaignContent, CampaignStatus, ChannelBudget, SendMode
 from tenants.models import Tenant
 
 CSV_CHUNK = 1000
@@ -84,8 +84,10 @@ def campaign_audience_save(*, campaign: Campaign, everyone: bool, segments, list
 
 
 def campaign_budget_schedule_save(*, campaign: Campaign, cleaned: dict[str, Any]) -> Campaign:
+    """Budget and schedule. A campaign already scheduled follows its new time (beat reads
+    next_run_at); switched to another send mode it goes back to draft, to be launched again."""
     with transaction.atomic():
-        _lock_editable(campaign)
+        locked = _lock_editable(campaign)
         Campaign.objects.filter(pk=campaign.pk).update(
             budget_total=cleaned["budget_total"], currency=cleaned["currency"], send_mode=cleaned["send_mode"],
             scheduled_at=cleaned["scheduled_at"], schedule_timezone=cleaned["schedule_timezone"],
@@ -100,6 +102,11 @@ def campaign_budget_schedule_save(*, campaign: Campaign, cleaned: dict[str, Any]
                 ChannelBudget.objects.update_or_create(
                     campaign=campaign, channel=channel,
                     defaults={"tenant_id": campaign.tenant_id, "allocated": allocated})
+        if locked.status == CampaignStatus.SCHEDULED:
+            if cleaned["send_mode"] == SendMode.SCHEDULED:
+                Campaign.objects.filter(pk=campaign.pk).update(next_run_at=cleaned["scheduled_at"])
+            else:
+                transition(locked, Action.UNSCHEDULE, next_run_at=None)
     campaign.refresh_from_db()
     return campaign
 

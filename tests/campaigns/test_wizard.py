@@ -435,6 +435,26 @@ def test_scheduling_from_the_review(marketer_client, tenant_a, configs, contacts
     assert campaign.status == CampaignStatus.SCHEDULED and campaign.next_run_at == campaign.scheduled_at
 
 
+def test_editing_a_scheduled_campaign_moves_its_start_or_unschedules_it(marketer_client, tenant_a):
+    first = timezone.now() + dt.timedelta(days=2)
+    campaign = make_campaign(tenant_a, status=CampaignStatus.SCHEDULED, send_mode=SendMode.SCHEDULED,
+                             scheduled_at=first, next_run_at=first)
+    response = marketer_client.post(step_url(campaign, "budget"), budget_data(
+        send_mode="scheduled", scheduled_date="2099-01-01", scheduled_time="10:00", schedule_timezone="UTC"))
+    assert response.status_code == 302
+    with tenant_scope(tenant_a):
+        campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.SCHEDULED
+    assert campaign.next_run_at == dt.datetime(2099, 1, 1, 10, tzinfo=dt.UTC) == campaign.scheduled_at
+    review = marketer_client.get(step_url(campaign, "review")).content.decode()
+    assert "your changes are saved and apply when it starts" in review and ">Schedule</button>" not in review
+
+    marketer_client.post(step_url(campaign, "budget"), budget_data(send_mode="now"))
+    with tenant_scope(tenant_a):
+        campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.DRAFT and campaign.next_run_at is None
+
+
 def test_send_test_to_an_address_and_refusals(marketer_client, tenant_a, configs, contacts):
     campaign = make_campaign(tenant_a, audience_everyone=True)
     marketer_client.post(step_url(campaign, "content"), content_data())
