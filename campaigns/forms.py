@@ -292,17 +292,22 @@ class VoiceContentForm(ContentForm):
     channel = "voice"
     text_fields = ("caller_id", "queue", "max_concurrent", "max_retries", "retry_delay", "script", "amd_enabled",
                    "amd_action", "voicemail_text")
-    media_field = "audio_media_id"
     caller_id = _text("Caller ID", placeholder="+15555550100", help_text="Blank: the configuration's number.")
     queue = _text("Queue", help_text="The queue connected calls are routed through.")
     max_concurrent = forms.IntegerField(label="Max concurrent calls", initial=1)
     max_retries = forms.IntegerField(label="Max retries", initial=0)
     retry_delay = forms.IntegerField(label="Retry delay (seconds)", initial=60)
-    script = _text("Script", rows=5, help_text="Read by text-to-speech, unless an audio file is attached.")
+    script = _text("Script", rows=5, help_text="Read to the recipient by text-to-speech.")
     amd_enabled = forms.BooleanField(label="Answering machine detection", required=False)
     amd_action = forms.ChoiceField(label="When a machine answers", choices=[("hangup", "Hang up"),
                                                                              ("voicemail", "Leave a voicemail")])
     voicemail_text = _text("Voicemail", rows=3)
+
+    def to_data(self):
+        data = super().to_data()
+        # Audio files are not uploaded here (media takes images, video and documents); keep one set elsewhere.
+        data["audio_media_id"] = self.data_before.get("audio_media_id", "")
+        return data
 
     def initial_from(self, data, content):
         initial = super().initial_from(data, content)

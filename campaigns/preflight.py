@@ -388,7 +388,10 @@ def preflight_warnings(campaign: Campaign, *, now: dt.datetime, sms_parts: int, 
         if not estimate.config_name:
             warnings.append(f"{estimate.label} has no enabled channel configuration.")
     if "social" in campaign.channels:
+        chosen = set((contents["social"].data.get("accounts") if "social" in contents else None) or [])
         for account in social_accounts_needing_attention(campaign.tenant):
+            if chosen and str(account.pk) not in chosen:
+                continue
             warnings.append(f"Social account {account} is {account.get_status_display().lower()}: reconnect it "
                             "before sending.")
     return warnings

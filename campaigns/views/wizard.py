@@ -84,7 +84,7 @@ def step_completion(campaign: Campaign) -> dict[str, bool]:
     content = general and all(
         ch in contents and not content_for(ch, contents[ch]).errors() for ch in campaign.channels)
     audience = general and (campaign_has_audience(campaign) or not channel_needs_audience(campaign))
-    budget = campaign.send_mode == SendMode.NOW or campaign.scheduled_at is not None
+    budget = campaign.send_mode != SendMode.SCHEDULED or campaign.scheduled_at is not None
     return {"general": general, "content": content, "audience": audience, "budget": budget,
             "advanced": general, "review": campaign.status != "draft"}
 

@@ -539,3 +539,36 @@ def test_media_upload_in_a_content_panel(marketer_client, tenant_a, settings, tm
     assert data["buttons"] == [{"text": "Shop", "url": "https://x.test"}]
     page = marketer_client.get(step_url(campaign, "content")).content.decode()
     assert "banner.png (Image)" in page
+
+
+def test_voice_and_social_panels_validate_and_save(marketer_client, tenant_a):
+    from social_accounts.models import SocialAccount, Status
+
+    with tenant_scope(tenant_a):
+        page_account = SocialAccount.objects.create(tenant=tenant_a, platform="facebook", handle="Acme",
+                                                    status=Status.CONNECTED)
+        SocialAccount.objects.create(tenant=tenant_a, platform="x", handle="@acme", status=Status.EXPIRED)
+    campaign = make_campaign(tenant_a, channels=["voice", "social"])
+    page = marketer_client.get(step_url(campaign, "content")).content.decode()
+    assert 'name="voice-max_concurrent" value="1"' in page and 'name="voice-retry_delay" value="60"' in page
+    assert "@acme — Expired" in page
+    voice = {"voice-caller_id": "", "voice-queue": "sales", "voice-max_concurrent": "0", "voice-max_retries": "11",
+             "voice-retry_delay": "60", "voice-script": "", "voice-amd_action": "voicemail",
+             "voice-voicemail_text": "", "voice-channel_config": ""}
+    social = {"social-text": "Diwali sale", "social-media": "", "social-channel_config": ""}
+    body = marketer_client.post(step_url(campaign, "content"), {**voice, **social}).content.decode()
+    assert "Between 1 and 100 simultaneous calls." in body and "Between 0 and 10 retries." in body
+    assert "Write a script" in body and "Choose at least one connected account to post to." in body
+
+    voice.update({"voice-max_concurrent": "3", "voice-max_retries": "1", "voice-script": "Hello {{ first_name }}",
+                  "voice-amd_enabled": "on"})
+    response = marketer_client.post(step_url(campaign, "content"),
+                                    {**voice, **social, "social-accounts": [str(page_account.pk)]})
+    assert response.status_code == 302
+    with tenant_scope(tenant_a):
+        data = {c.channel: c.data for c in campaign.contents.all()}
+    assert data["voice"]["max_concurrent"] == 3 and data["voice"]["amd_enabled"] is True
+    assert data["voice"]["amd_action"] == "voicemail"
+    assert data["social"]["accounts"] == [str(page_account.pk)] and data["social"]["text"] == "Diwali sale"
+    review = marketer_client.get(step_url(campaign, "review")).content.decode()
+    assert "@acme is expired" not in review  # not one of the accounts this campaign posts to
