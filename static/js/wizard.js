@@ -37,3 +37,19 @@ function syncWhatsApp() {
 }
 document.addEventListener("change", syncWhatsApp);
 document.addEventListener("DOMContentLoaded", syncWhatsApp);
+
+// Fields that only matter for one choice (data-show-if="send_mode=scheduled") hide otherwise.
+// Without JavaScript everything shows; the server ignores what the choice does not use.
+function syncShowIf() {
+  document.querySelectorAll("[data-show-if]").forEach((block) => {
+    const [name, wanted] = block.dataset.showIf.split("=");
+    const inputs = document.querySelectorAll(`[name="${name}"]`);
+    let value = "";
+    inputs.forEach((input) => {
+      if (input.type === "radio") { if (input.checked) value = input.value; } else value = input.value;
+    });
+    block.hidden = value !== wanted;
+  });
+}
+document.addEventListener("change", syncShowIf);
+document.addEventListener("DOMContentLoaded", syncShowIf);
