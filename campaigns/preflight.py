@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import CharField, Count, Q, Value
-from django.db.models.functions import Coalesce, NullIf
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from audiences.models import CONSENT_CHANNELS, ConsentState, Contact, consent_field
@@ -128,16 +127,15 @@ def timezone_buckets(campaign: Campaign) -> list[TimezoneBucket]:
         any_reachable |= reachable_q(ch)
     rows = (
         campaign_contacts(campaign).filter(any_reachable).order_by()
-        .annotate(tz=Coalesce(NullIf("timezone", Value("")), Value(""), output_field=CharField()))
-        .values("tz")
+        .values("timezone")
         .annotate(**{ch: Count("pk", filter=reachable_q(ch)) for ch in channels})
     )
     tenant_tz = campaign.tenant.timezone
     buckets: dict[str, TimezoneBucket] = {}
     for row in rows:
-        name = row["tz"] or tenant_tz
-        bucket = buckets.setdefault(name, TimezoneBucket(name=name, from_contact=bool(row["tz"])))
-        bucket.from_contact = bucket.from_contact or bool(row["tz"])
+        name = row["timezone"] or tenant_tz
+        bucket = buckets.setdefault(name, TimezoneBucket(name=name, from_contact=bool(row["timezone"])))
+        bucket.from_contact = bucket.from_contact or bool(row["timezone"])
         for ch in channels:
             bucket.counts[ch] = bucket.counts.get(ch, 0) + row[ch]
     return sorted(buckets.values(), key=lambda b: (-b.total, b.name))

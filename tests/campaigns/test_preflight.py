@@ -68,8 +68,6 @@ def test_left_out_reasons_per_channel_in_one_query(campaign, in_tenant_a):
     person(t, 6, phone="")                                  # sms: no address
     PushSubscription.objects.create(tenant=t, contact=Contact.objects.get(first_name="P1"),
                                     endpoint="https://push.example/1", p256dh="k", auth="a")
-    # Two contacts sharing a phone is impossible (unique); two sharing... an email is too. Duplicates
-    # come from Telegram chat ids, which are not unique.
     with CaptureQueriesContext(connection) as queries:
         rows = {r.channel: r for r in preflight.recipients_by_channel(campaign)}
     assert len(queries) == 1
