@@ -572,3 +572,27 @@ def test_voice_and_social_panels_validate_and_save(marketer_client, tenant_a):
     assert data["social"]["accounts"] == [str(page_account.pk)] and data["social"]["text"] == "Diwali sale"
     review = marketer_client.get(step_url(campaign, "review")).content.decode()
     assert "@acme is expired" not in review  # not one of the accounts this campaign posts to
+
+
+def test_another_tenants_config_template_and_media_cannot_be_chosen(marketer_client, tenant_a, tenant_b, settings,
+                                                                    tmp_path):
+    from campaigns.media import media_store
+
+    settings.MEDIA_ROOT = tmp_path
+    with tenant_scope(tenant_b):
+        foreign_config = sandbox(tenant_b, "whatsapp")
+        foreign_template = MessageTemplate.objects.create(tenant=tenant_b, name="theirs", body="Hi",
+                                                          status=TemplateStatus.APPROVED)
+        their_campaign = Campaign.objects.create(tenant=tenant_b, name="Theirs", channels=["whatsapp"])
+        foreign_media = media_store(campaign=their_campaign, upload=SimpleUploadedFile("x.png", b"\x89PNG\r\n\x1a\n0"))
+    campaign = make_campaign(tenant_a, channels=["whatsapp"])
+    response = marketer_client.post(step_url(campaign, "content"), {
+        "whatsapp-mode": "template", "whatsapp-template": str(foreign_template.pk), "whatsapp-variables": "",
+        "whatsapp-channel_config": str(foreign_config.pk), "whatsapp-media": str(foreign_media.pk),
+        "whatsapp-session_text": "", "nav": "next"})
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert "Choose an approved template." in body
+    assert body.count("Select a valid choice") == 2  # the config and the attachment
+    with tenant_scope(tenant_a):
+        assert not CampaignContent.objects.filter(campaign=campaign).exists()
