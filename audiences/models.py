@@ -12,8 +12,8 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
-from django.db.models.functions import Lower
+from django.db.models import F, Q
+from django.db.models.functions import Lower, Upper
 
 from tenants.models import TenantOwnedModel, validate_timezone
 
@@ -109,7 +109,12 @@ class Contact(TenantOwnedModel):
             # Keyset pagination of the grid, newest first.
             models.Index(fields=["tenant", "-created_at", "-id"], name="contact_keyset"),
             models.Index(fields=["tenant", "city"], name="contact_city"),
-            models.Index(fields=["tenant", "pincode"], name="contact_pincode"),
+            # Segments match cities case-insensitively (UPPER(city) = UPPER(%s)).
+            models.Index(F("tenant"), Upper("city"), name="contact_city_upper"),
+            # Pattern ops serve both "pincode in" and "starts with" (LIKE '411%') whatever the
+            # database collation; a plain btree only serves LIKE under the C collation.
+            models.Index(fields=["tenant", "pincode"], opclasses=["int8_ops", "varchar_pattern_ops"],
+                         name="contact_pincode_prefix"),
             models.Index(fields=["tenant", "last_active_at"], name="contact_last_active"),
         ]
 

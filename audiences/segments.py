@@ -2,7 +2,10 @@
 
 Grammar (stored in Segment.rules as JSON):
 
-    group := {"match": "all" | "any", "rules": [rule | group, ...]}      (empty group = everyone)
+    group := {"match": "all" | "any", "rules": [rule | group, ...]}
+
+    An empty top-level group means everyone; an empty nested group constrains nothing (it is
+    left out of its parent, so "any of: (empty group), city Pune" means city Pune).
     rule  := {"field": <field>, "op": <op>, "value": <value>, ...}
 
     role        in           ["customer", "partner"]
@@ -111,6 +114,8 @@ def _group(node: dict, now: dt.datetime, depth: int) -> Q:
 
 def _rule(rule: dict, now: dt.datetime) -> Q:
     field, op, value = rule.get("field"), rule.get("op"), rule.get("value")
+    if not field:
+        raise SegmentRuleError("Choose a filter for every rule.")
     if field not in FIELD_OPS:
         raise SegmentRuleError(f"Unknown filter “{field}”.")
     if op not in FIELD_OPS[field]:
@@ -130,8 +135,10 @@ def _strings(value, label: str, *, allow_empty: bool = False) -> list[str]:
 
 
 def _uuids(value, label: str) -> list[uuid.UUID]:
+    # Outside the try: SegmentRuleError is a ValueError, and "choose at least one" must survive.
+    items = _strings(value, label)
     try:
-        return [uuid.UUID(v) for v in _strings(value, label)]
+        return [uuid.UUID(v) for v in items]
     except ValueError:
         raise SegmentRuleError(f"{label}: unknown item.") from None
 

@@ -13,7 +13,7 @@ class CampaignsConfig(AppConfig):
 
         settings.CELERY_BEAT_SCHEDULE["campaigns-scheduler-tick"] = {
             "task": "campaigns.tasks.scheduler_tick_task",
-            "schedule": 10.0,
+            "schedule": float(settings.ENGINE_TICK_SECONDS),
         }
         settings.CELERY_BEAT_SCHEDULE["campaigns-send-times-refresh"] = {
             "task": "campaigns.tasks.send_times_refresh_all_task",

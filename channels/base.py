@@ -39,6 +39,9 @@ class ProviderError(Exception):
         self.retry_after = retry_after
         # The provider says this address must never be messaged again (e.g. Twilio 21610).
         self.suppress_recipient = suppress_recipient
+        # False when the message never reached the provider (the rest of a batch after an error
+        # that halts it): the engine retries without counting an attempt.
+        self.attempted = True
 
     def __repr__(self) -> str:
         kind = "permanent" if self.permanent else "transient"

@@ -150,6 +150,25 @@ def channel_config_test(*, config: ChannelConfig) -> tuple[bool, str]:
     return ok, message
 
 
+def channel_config_register_webhook(*, config: ChannelConfig) -> str:
+    """Tell the provider where to post updates (Telegram's setWebhook): this config's webhook URL
+    and its secret token. Returns the URL; raises ChannelConfigError with a message to show."""
+    try:
+        adapter = channel_adapter(config)
+    except DecryptionError as exc:
+        raise ChannelConfigError(str(exc)) from exc
+    register = getattr(adapter, "set_webhook", None)
+    if not callable(register):
+        raise ChannelConfigError(f"{config.provider_label} has no webhook to register: give it the URL yourself.")
+    try:
+        url = register(config.webhook_url)
+    except ProviderError as exc:
+        logger.info("Channel config %s: webhook registration failed (%s)", config.pk, exc.code)
+        raise ChannelConfigError(exc.message) from exc
+    logger.info("Channel config %s: webhook registered", config.pk)
+    return url
+
+
 def channel_config_set_enabled(*, config: ChannelConfig, enabled: bool) -> ChannelConfig:
     config.enabled = enabled
     config.save(update_fields=["enabled", "updated_at"])

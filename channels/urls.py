@@ -14,5 +14,6 @@ urlpatterns = [
     path("<uuid:pk>/toggle/", views.config_toggle, name="toggle"),
     path("<uuid:pk>/default/", views.config_make_default, name="make_default"),
     path("<uuid:pk>/webhook-token/", views.config_regenerate_token, name="regenerate_token"),
+    path("<uuid:pk>/register-webhook/", views.config_register_webhook, name="register_webhook"),
     path("<uuid:pk>/delete/", views.config_delete, name="delete"),
 ]

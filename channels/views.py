@@ -129,6 +129,8 @@ def config_edit(request, pk):
         "can_test": request.membership.can_edit,
         "channel_off": not request.tenant.channel_enabled(config.channel),
         "has_webhook": adapter_cls.capabilities.callbacks,
+        # Providers that let us set their webhook through the API (Telegram's setWebhook).
+        "can_register_webhook": callable(getattr(adapter_cls, "set_webhook", None)),
         "subscribe_page_url": _subscribe_page_url(config),
     })
 
@@ -181,6 +183,19 @@ def config_regenerate_token(request, pk):
     config = get_object_or_404(ChannelConfig, pk=pk)
     services.channel_config_regenerate_token(config=config)
     messages.warning(request, "New webhook URL created. Update it at the provider: the old one no longer works.")
+    return redirect(tenant_reverse(request.tenant, "channels:edit", config.pk))
+
+
+@require_POST
+@role_required(Role.ADMIN)
+def config_register_webhook(request, pk):
+    config = get_object_or_404(ChannelConfig, pk=pk)
+    try:
+        url = services.channel_config_register_webhook(config=config)
+    except services.ChannelConfigError as exc:
+        messages.error(request, f"Registering the webhook failed: {exc}")
+    else:
+        messages.success(request, f"Webhook registered: {config.provider_label} now sends updates to {url}")
     return redirect(tenant_reverse(request.tenant, "channels:edit", config.pk))
 
 

@@ -296,3 +296,13 @@ WEBHOOK_MAX_BODY_BYTES = env_int("WEBHOOK_MAX_BODY_BYTES", 1024 * 1024, minimum=
 # their (run, channel) active for the TTL; beat wakes a dispatcher only where no mark is seen.
 ENGINE_CLAIM_TIMEOUT_SECONDS = env_int("ENGINE_CLAIM_TIMEOUT_SECONDS", 300, minimum=1)
 ENGINE_DISPATCH_ACTIVITY_TTL = env_int("ENGINE_DISPATCH_ACTIVITY_TTL", 60, minimum=1)
+# First retry delay after a transient provider error; doubles per attempt, with jitter.
+ENGINE_RETRY_BASE_SECONDS = env_int("ENGINE_RETRY_BASE_SECONDS", 30, minimum=1)
+# How often beat runs the scheduler tick (due campaigns start at most this late, plus a batch).
+ENGINE_TICK_SECONDS = env_int("ENGINE_TICK_SECONDS", 10, minimum=1)
+
+# --- audiences: CSV import ---------------------------------------------------------------------
+# Larger uploads are refused on the upload page; the row cap is checked when the job starts.
+IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 100 * 1024 * 1024, minimum=1024)
+IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 1_000_000, minimum=1)
+IMPORT_CHUNK_ROWS = env_int("IMPORT_CHUNK_ROWS", 5000, minimum=100)

@@ -17,6 +17,9 @@ from tenants.scoping import tenant_scope
 
 PASSWORD = "correct-horse-battery"
 
+# `fake_providers` and `fakes`: the local fake provider server, for every suite.
+pytest_plugins = ["tests.fake_providers"]
+
 
 def pytest_sessionstart(session):
     """Under CI (REQUIRE_SERVICES=1) a missing PostgreSQL or Redis fails the run, never skips."""

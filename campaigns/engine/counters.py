@@ -35,7 +35,9 @@ def stats_bump_many(*, run: CampaignRun, deltas: dict[str, dict[str, int | Decim
             continue
         RunChannelStats.objects.filter(run=run, channel=channel).update(
             **{name: F(name) + value for name, value in changes.items()})
-        daily = {k: v for k, v in changes.items() if k in DAILY_FIELDS or k == "cost"}
+        # A day's figures record what happened that day: a retry or a later bounce lowers the
+        # run's current-state counters, never an earlier day's (which could go below zero).
+        daily = {k: v for k, v in changes.items() if (k in DAILY_FIELDS or k == "cost") and v > 0}
         if daily:
             _daily_bump(run=run, channel=channel, changes=daily)
 

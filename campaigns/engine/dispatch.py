@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
+import threading
 import time
 import zoneinfo
 from dataclasses import dataclass
@@ -64,7 +65,6 @@ logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 200
 MAX_ATTEMPTS = 5  # transient failures before a delivery fails for good
-BACKOFF_BASE_SECONDS = 30
 # Marketing SMS and calls only between 08:00 and 21:00 recipient-local (TCPA) unless the campaign
 # sets its own window.
 DEFAULT_CALLING_HOURS = {"sms": (dt.time(8), dt.time(21)), "voice": (dt.time(8), dt.time(21))}
@@ -121,18 +121,23 @@ def deliveries_claim(*, run: CampaignRun, channel: str, limit: int, now: dt.date
     lock = "FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
     run_id = Delivery._meta.get_field("run").get_db_prep_value(run.pk, connection)
     now_db = Delivery._meta.get_field("claimed_at").get_db_prep_value(now, connection)
+    # The picked ids are materialized once: with `WHERE id IN (SELECT ... LIMIT n SKIP LOCKED)`
+    # PostgreSQL may re-run the subquery and claim far more than n rows.
+    materialized = "MATERIALIZED" if connection.vendor == "postgresql" else ""
     sql = f"""
-        UPDATE {table} SET status = %s, claimed_at = %s, attempts = attempts + 1
-        WHERE id IN (
+        WITH picked AS {materialized} (
             SELECT id FROM {table}
             WHERE run_id = %s AND channel = %s AND status = %s AND (not_before IS NULL OR not_before <= %s)
             ORDER BY id LIMIT %s {lock}
-        ) AND status = %s
-        RETURNING id
+        )
+        UPDATE {table} SET status = %s, claimed_at = %s, attempts = attempts + 1
+        FROM picked
+        WHERE {table}.id = picked.id AND {table}.status = %s
+        RETURNING {table}.id
     """
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, [DeliveryStatus.SENDING.value, now_db, run_id, channel, DeliveryStatus.PENDING.value,
-                             now_db, limit, DeliveryStatus.PENDING.value])
+        cursor.execute(sql, [run_id, channel, DeliveryStatus.PENDING.value, now_db, limit, DeliveryStatus.SENDING.value,
+                             now_db, DeliveryStatus.PENDING.value])
         return sorted(row[0] for row in cursor.fetchall())
 
 
@@ -200,7 +205,7 @@ class MessageBuilder:
 def _backoff(attempts: int, retry_after: float | None) -> dt.timedelta:
     if retry_after:
         return dt.timedelta(seconds=retry_after)
-    base = BACKOFF_BASE_SECONDS * (2 ** max(attempts - 1, 0))
+    base = settings.ENGINE_RETRY_BASE_SECONDS * (2 ** max(attempts - 1, 0))
     return dt.timedelta(seconds=base * random.uniform(0.8, 1.2))  # jitter spreads the retries
 
 
@@ -258,6 +263,7 @@ def _skip_rest_for_budget(*, run: CampaignRun, channel: str, claimed_over: list[
 _OUTCOME_COLUMNS = {
     "status": "varchar", "provider_message_id": "varchar", "sent_at": "timestamptz", "failed_at": "timestamptz",
     "error_code": "varchar", "error_message": "varchar", "cost": "numeric", "not_before": "timestamptz",
+    "attempts": "smallint",
 }
 
 
@@ -295,13 +301,83 @@ def _write_back(*, claim_time, outcomes: dict[int, dict]) -> int:
         return cursor.rowcount
 
 
+class ClaimKeeper(threading.Thread):
+    """Keeps a batch's claim fresh while the provider call runs, so a slow provider is not taken
+    for a dead worker: claimed_at and the dispatcher's activity mark are renewed every third of
+    the claim timeout. A worker that dies stops renewing, and the reaper takes the batch back.
+    """
+
+    def __init__(self, *, ids: list[int], claim_time, run_id, channel: str, tenant_id: int) -> None:
+        super().__init__(daemon=True, name="claim-keeper")
+        self.ids, self.claim_time, self.run_id, self.channel, self.tenant_id = ids, claim_time, run_id, channel, tenant_id
+        self.interval = settings.ENGINE_CLAIM_TIMEOUT_SECONDS / 3
+        self.halt = threading.Event()
+        # Held while the claim time changes, and by the batch while it updates its own rows.
+        self.lock = threading.Lock()
+
+    def run(self) -> None:
+        from django.core.cache import cache
+        from django.db import connections
+
+        from tenants.scoping import tenant_scope
+
+        try:
+            while not self.halt.wait(self.interval):
+                try:
+                    with self.lock, tenant_scope(self.tenant_id):
+                        renewed = timezone.now()
+                        kept = Delivery.objects.filter(pk__in=self.ids, status=DeliveryStatus.SENDING,
+                                                       claimed_at=self.claim_time).update(claimed_at=renewed)
+                        self.claim_time = renewed
+                        cache.set(activity_key(self.run_id, self.channel), 1,
+                                  timeout=settings.ENGINE_DISPATCH_ACTIVITY_TTL)
+                    logger.debug("Run %s: %s claim renewed for %d deliveries", self.run_id, self.channel, kept)
+                except Exception:  # a dropped connection or a Redis blip: try again next interval
+                    logger.warning("Run %s: could not renew a claim", self.run_id, exc_info=True)
+                    connections.close_all()
+        finally:
+            connections.close_all()  # this thread's own connection
+
+    def finish(self):
+        """Stop renewing; returns the claim time the rows now carry."""
+        self.halt.set()
+        self.join()
+        return self.claim_time
+
+
+def _send(adapter, batch: list[OutboundMessage], run: CampaignRun, channel: str) -> list[SendResult]:
+    try:
+        return adapter.send(batch)
+    except ProviderError as exc:  # the whole call failed (configuration, outage)
+        return [SendResult(message_id=m.id, error=exc) for m in batch]
+    except Exception as exc:  # noqa: BLE001 - unknown adapter failure: transient, logged
+        logger.exception("Run %s: %s adapter raised", run.pk, channel)
+        err = ProviderError(f"Unexpected error: {exc.__class__.__name__}", code="internal")
+        return [SendResult(message_id=m.id, error=err) for m in batch]
+
+
 def deliveries_send(*, run: CampaignRun, channel: str, ids: list[int], claim_time, adapter, builder: MessageBuilder,
                     max_attempts: int) -> BatchOutcome:
-    """Send claimed deliveries and record what happened. Used by dispatch and by test sends."""
+    """Send claimed deliveries and record what happened. Used by dispatch and by test sends.
+
+    A ClaimKeeper renews the claim from the moment the batch is taken until its outcome is known.
+    """
+    outcome = BatchOutcome(claimed=len(ids))
+    keeper = ClaimKeeper(ids=ids, claim_time=claim_time, run_id=run.pk, channel=channel, tenant_id=run.tenant_id)
+    keeper.start()
+    try:
+        results, outcomes_ready = _deliveries_send(run=run, channel=channel, ids=ids, keeper=keeper, adapter=adapter,
+                                                   builder=builder, max_attempts=max_attempts, outcome=outcome)
+    finally:
+        claim_time = keeper.finish()
+    return _deliveries_record(run=run, channel=channel, claim_time=claim_time, outcome=outcome, results=results,
+                              **outcomes_ready)
+
+
+def _deliveries_send(*, run, channel, ids, keeper: ClaimKeeper, adapter, builder, max_attempts, outcome):
     from campaigns.engine.counters import stats_bump_many
 
     campaign = run.campaign
-    outcome = BatchOutcome(claimed=len(ids))
     deliveries = {d.pk: d for d in Delivery.objects.filter(pk__in=ids).select_related("contact")}
     now = timezone.now()
 
@@ -312,7 +388,8 @@ def deliveries_send(*, run: CampaignRun, channel: str, ids: list[int], claim_tim
             opening = next_allowed_time(now, _recipient_tz(campaign, d), window)
             if opening is not None:
                 deferred[pk] = opening
-        _defer(deferred, claim_time)
+        with keeper.lock:
+            _defer(deferred, keeper.claim_time)
         outcome.deferred = len(deferred)
         for pk in deferred:
             deliveries.pop(pk)
@@ -334,22 +411,26 @@ def deliveries_send(*, run: CampaignRun, channel: str, ids: list[int], claim_tim
         with transaction.atomic():
             allowed, over, reserved = _reserve_budget(run=run, channel=channel, costs=costs)
     if over:
-        with transaction.atomic():
-            outcome.skipped = _skip_rest_for_budget(run=run, channel=channel, claimed_over=over, claim_time=claim_time)
+        with keeper.lock, transaction.atomic():
+            outcome.skipped = _skip_rest_for_budget(run=run, channel=channel, claimed_over=over,
+                                                    claim_time=keeper.claim_time)
             stats_bump_many(run=run, deltas={channel: {"skipped": outcome.skipped}})
             logger.info("Run %s: %s budget spent, %d deliveries skipped", run.pk, channel, outcome.skipped)
+    # Fresh deliveries go first and retries last: when a provider error halts a batch, the one
+    # message that was really attempted is a fresh one, so a storm doesn't keep landing on (and
+    # exhausting the attempts of) the same delivery at the head of every retry.
+    allowed.sort(key=lambda pk: (deliveries[pk].attempts, pk))
     batch = [messages[pk] for pk in allowed]
 
-    results: list[SendResult] = []
-    if batch:
-        try:
-            results = adapter.send(batch)
-        except ProviderError as exc:  # the whole call failed (configuration, outage)
-            results = [SendResult(message_id=m.id, error=exc) for m in batch]
-        except Exception as exc:  # noqa: BLE001 - unknown adapter failure: transient, logged
-            logger.exception("Run %s: %s adapter raised", run.pk, channel)
-            err = ProviderError(f"Unexpected error: {exc.__class__.__name__}", code="internal")
-            results = [SendResult(message_id=m.id, error=err) for m in batch]
+    results = _send(adapter, batch, run, channel) if batch else []
+    return results, {"deliveries": deliveries, "allowed": allowed, "costs": costs, "failures": failures,
+                     "reserved": reserved, "builder": builder, "max_attempts": max_attempts, "now": now}
+
+
+def _deliveries_record(*, run, channel, claim_time, outcome, results, deliveries, allowed, costs, failures, reserved,
+                       builder, max_attempts, now) -> BatchOutcome:
+    """Turn the provider's answers into one write-back, counters and suppressions."""
+    from campaigns.engine.counters import stats_bump_many
 
     by_uuid = {str(deliveries[pk].uuid): pk for pk in allowed}
     outcomes: dict[int, dict] = dict(failures)
@@ -370,7 +451,11 @@ def deliveries_send(*, run: CampaignRun, channel: str, ids: list[int], claim_tim
             continue
         err = result.error
         info = {"error_code": (err.code or "")[:40], "error_message": err.message[:500]}
-        if err.permanent or d.attempts >= max_attempts:
+        if not err.attempted and not err.permanent:
+            # Never reached the provider (the batch halted before it): no attempt spent.
+            outcomes[pk] = {"status": DeliveryStatus.PENDING, "attempts": max(d.attempts - 1, 0),
+                            "not_before": now + _retry_delay(channel, builder, 1, err.retry_after), **info}
+        elif err.permanent or d.attempts >= max_attempts:
             outcomes[pk] = {"status": DeliveryStatus.FAILED, "failed_at": now, **info}
             if err.suppress_recipient:
                 suppress.append(d)

@@ -128,11 +128,11 @@ def runs_recover(*, now: dt.datetime | None = None) -> list[tuple[int, str]]:
 def runs_needing_dispatch(*, now: dt.datetime | None = None) -> list[tuple[int, str, str]]:
     """(tenant, run, channel) with due pending deliveries and no dispatcher seen in the last minute."""
     now = now or timezone.now()
-    due = Delivery.objects.filter(run_id=OuterRef("pk"), status=DeliveryStatus.PENDING,
-                                  not_before__lte=now)
-    due_now = Delivery.objects.filter(run_id=OuterRef("pk"), status=DeliveryStatus.PENDING, not_before__isnull=True)
     out = []
-    with scopes_disabled():
+    with scopes_disabled():  # beat looks across tenants; each run is then handled in its own scope
+        due = Delivery.objects.filter(run_id=OuterRef("pk"), status=DeliveryStatus.PENDING, not_before__lte=now)
+        due_now = Delivery.objects.filter(run_id=OuterRef("pk"), status=DeliveryStatus.PENDING,
+                                          not_before__isnull=True)
         runs = CampaignRun.objects.filter(status=RunStatus.SENDING).filter(Exists(due) | Exists(due_now))
         for run in runs.select_related("campaign")[:200]:
             with tenant_scope(run.tenant_id):

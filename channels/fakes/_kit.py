@@ -8,6 +8,11 @@ Every fake module gets the same control routes under its prefix:
                                "delay": seconds}  the next `count` API calls fail (or stall) that way
   POST   <prefix>/_config     {"webhook_url": ..., "app_secret": ..., ...}  merged into the fake's config
   GET    <prefix>/_config     the current config
+Standing faults live in the config, so they last until changed or reset:
+  {"latency": 0.05}                          every API call waits that long before answering
+  {"error_rate": 0.1, "error_status": 503}   that share of API calls fails (503 unless given; a 429
+                                             carries "error_retry_after", default 1 s)
+Each fake keeps its last MAX_RECEIVED entries, so a long benchmark or dev session stays bounded.
 """
 
 from __future__ import annotations
@@ -15,7 +20,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +30,8 @@ from typing import Any
 from aiohttp import ClientSession, ClientTimeout, web
 
 logger = logging.getLogger(__name__)
+
+MAX_RECEIVED = 10_000
 
 
 @dataclass
@@ -41,9 +50,16 @@ class ProviderFake:
     prefix: str
     state: Any = None
     config: dict[str, Any] = field(default_factory=dict)
-    received: list[dict[str, Any]] = field(default_factory=list)
+    received: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=MAX_RECEIVED))
     faults: list[Fault] = field(default_factory=list)
+    defaults: dict[str, Any] = field(default_factory=dict)  # the config a reset restores
     _tasks: set = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        # The server's FakeState lists every fake, so /_fake/messages can reset them all.
+        fakes = getattr(self.state, "fakes", None)
+        if isinstance(fakes, list):
+            fakes.append(self)
 
     def record(self, **entry: Any) -> dict[str, Any]:
         entry.setdefault("provider", self.name)
@@ -58,9 +74,9 @@ class ProviderFake:
         return entry
 
     async def take_fault(self) -> Fault | None:
-        """The next queued fault (after its delay), or None for a normal answer."""
+        """The next queued fault (after its delay), a standing one, or None for a normal answer."""
         if not self.faults:
-            return None
+            return await self._standing_fault() if self.config else None
         fault = self.faults[0]
         fault.count -= 1
         if fault.count <= 0:
@@ -68,6 +84,27 @@ class ProviderFake:
         if fault.delay:
             await asyncio.sleep(fault.delay)
         return fault if fault.status else None
+
+    async def _standing_fault(self) -> Fault | None:
+        latency = float(self.config.get("latency") or 0)
+        if latency:
+            await asyncio.sleep(latency)
+        rate = float(self.config.get("error_rate") or 0)
+        if rate and random.random() < rate:
+            status = int(self.config.get("error_status") or 503)
+            retry_after = self.config.get("error_retry_after", 1) if status == 429 else None
+            return Fault(status=status, retry_after=retry_after)
+        return None
+
+    def reset(self) -> None:
+        """Forget what was received and any queued fault; restore the default config."""
+        self.received.clear()
+        self.faults.clear()
+        self.config.clear()
+        self.config.update(self.defaults)
+        forget = getattr(self.state, "forget", None)
+        if callable(forget):  # drop our entries from the server-wide /_fake/messages log too
+            forget(self.name)
 
     def send_later(self, url: str, body: bytes, headers: dict[str, str], delay: float = 0.0) -> None:
         """POST a callback to the app in the background, after `delay` seconds."""
@@ -87,15 +124,13 @@ class ProviderFake:
         task.add_done_callback(self._tasks.discard)
 
     def add_control_routes(self, app: web.Application) -> None:
-        defaults = dict(self.config)
+        self.defaults = dict(self.config)
+
         async def received(request: web.Request) -> web.Response:
-            return web.json_response(self.received)
+            return web.json_response(list(self.received))
 
         async def forget(request: web.Request) -> web.Response:
-            self.received.clear()
-            self.faults.clear()
-            self.config.clear()
-            self.config.update(defaults)
+            self.reset()
             return web.json_response({"ok": True})
 
         async def fault(request: web.Request) -> web.Response:

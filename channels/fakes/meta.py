@@ -5,7 +5,7 @@ Point the adapter at it with WHATSAPP_API_BASE=<fake>/meta. It speaks:
   GET  /meta/{version}/{phone-number-id}            phone number details (test_connection)
 Simulation routes:
   POST /meta/_config   {"webhook_url": ..., "app_secret": ..., "auto_statuses": ["sent", "delivered", "read"],
-                        "status_delay": 0.2}
+                        "callback_delay": 0.2}
   POST /meta/_inbound  {"from": "+9198...", "text": "STOP", "context_id": "wamid..."}  a user writes in
   POST /meta/_status   {"id": "wamid...", "status": "failed", "error_code": 131026}    one status webhook
 Every webhook is signed like Meta's: X-Hub-Signature-256 = "sha256=" + HMAC-SHA256(app secret, body);
@@ -63,7 +63,7 @@ def sign(app_secret: str, body: bytes) -> str:
 def add_routes(app: web.Application, state: Any) -> None:
     fake = ProviderFake(name="meta", prefix=PREFIX, state=state)
     fake.config.update({"app_secret": DEFAULT_APP_SECRET, "webhook_url": "", "auto_statuses": ["sent", "delivered", "read"],
-                        "status_delay": 0.2})
+                        "callback_delay": 0.2})
     sent: dict[str, dict[str, Any]] = {}  # wamid -> {"to", "biz_opaque_callback_data"}
 
     def webhook(value: dict[str, Any]) -> None:
@@ -78,7 +78,7 @@ def add_routes(app: web.Application, state: Any) -> None:
         body = json.dumps(payload).encode()
         fake.send_later(url, body, {"Content-Type": "application/json",
                                     "X-Hub-Signature-256": sign(fake.config.get("app_secret") or DEFAULT_APP_SECRET, body)},
-                        delay=float(fake.config.get("status_delay") or 0))
+                        delay=float(fake.config.get("callback_delay") or 0))
 
     def status_value(wamid: str, status: str, error_code: int | None = None) -> dict[str, Any]:
         info = sent.get(wamid, {})

@@ -2,7 +2,13 @@
 
 `python manage.py fakeproviders` serves it; tests start it in a background thread
 (start_in_thread). Point the provider base URLs at it, e.g. TWILIO_API_BASE=<url>/twilio,
-SENDGRID_API_HOST=<url>/sendgrid, WHATSAPP_API_BASE=<url>/meta, TELEGRAM_API_BASE=<url>/telegram.
+SENDGRID_API_HOST=<url>/sendgrid, WHATSAPP_API_BASE=<url>/meta, TELEGRAM_API_BASE=<url>/telegram,
+OPENAI_BASE_URL=<url>/openai/v1.
+
+Across every fake:
+  GET    /_fake/messages   what all fakes received, oldest first: [{"provider": ..., "kind": ..., ...}];
+                           ?provider=telegram keeps one fake's, ?limit=100 the newest 100
+  DELETE /_fake/messages   reset every fake (received, queued faults, config)
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import importlib
 import logging
 import pkgutil
 import threading
+from collections import deque
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -19,6 +26,7 @@ from typing import Any
 from aiohttp import web
 
 import channels.fakes as fakes_package
+from channels.fakes._kit import MAX_RECEIVED, ProviderFake
 
 logger = logging.getLogger(__name__)
 
@@ -30,11 +38,22 @@ MOUNTED = web.AppKey("mounted", list)
 class FakeState:
     """Shared by every fake in one server: everything they received, in arrival order."""
 
-    log: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # Bounded: a long-running dev server or a benchmark must not grow without limit.
+    log: deque[tuple[str, dict[str, Any]]] = field(default_factory=lambda: deque(maxlen=MAX_RECEIVED))
+    fakes: list[ProviderFake] = field(default_factory=list)  # each ProviderFake adds itself
 
     def record(self, provider: str, entry: dict[str, Any]) -> None:
         self.log.append((provider, entry))
-        del self.log[:-10000]  # a long-running dev server must not grow without bound
+
+    def forget(self, provider: str) -> None:
+        kept = [item for item in self.log if item[0] != provider]
+        self.log.clear()
+        self.log.extend(kept)
+
+    def reset(self) -> None:
+        self.log.clear()
+        for fake in self.fakes:
+            fake.reset()
 
 
 def fake_modules() -> list[ModuleType]:
@@ -61,7 +80,22 @@ def build_app(state: FakeState | None = None) -> web.Application:
     async def index(request: web.Request) -> web.Response:
         return web.json_response({"fakes": mounted, "received": len(state.log)})
 
+    async def messages(request: web.Request) -> web.Response:
+        provider = request.query.get("provider", "")
+        entries = [{**entry, "provider": name} for name, entry in state.log if not provider or name == provider]
+        try:
+            limit = int(request.query.get("limit", 0))
+        except ValueError:
+            return web.json_response({"error": "limit must be a number"}, status=400)
+        return web.json_response(entries[-limit:] if limit > 0 else entries)
+
+    async def reset(request: web.Request) -> web.Response:
+        state.reset()
+        return web.json_response({"ok": True})
+
     app.router.add_get("/", index)
+    app.router.add_get("/_fake/messages", messages)
+    app.router.add_delete("/_fake/messages", reset)
     return app
 
 

@@ -6,7 +6,7 @@ Simulation:
   POST /telegram/_update  {"chat_id": 5550001, "text": "/stop", "reply_to_message_id": 42,
                            "chat_type": "private"} or {"chat_id": ..., "blocked": true}
       posts an update to the webhook URL learnt from setWebhook, with the secret_token it was given
-      in X-Telegram-Bot-Api-Secret-Token.
+      in X-Telegram-Bot-Api-Secret-Token, config["callback_delay"] seconds later (default 0).
 Scripted errors: chat id BLOCKED_CHAT -> 403 "bot was blocked by the user"; MISSING_CHAT or
 "@missing..." -> 400 "chat not found"; a token containing "invalid" -> 401 Unauthorized.
 """
@@ -55,7 +55,7 @@ def _chat(chat_id: Any) -> dict[str, Any]:
 
 def add_routes(app: web.Application, state: Any) -> None:
     fake = ProviderFake(name="telegram", prefix=PREFIX, state=state)
-    fake.config.update({"webhook_url": "", "secret_token": ""})
+    fake.config.update({"webhook_url": "", "secret_token": "", "callback_delay": 0.0})
     message_ids = itertools.count(1001)
     update_ids = itertools.count(500001)
 
@@ -163,7 +163,7 @@ def add_routes(app: web.Application, state: Any) -> None:
         headers = {"Content-Type": "application/json"}
         if fake.config.get("secret_token"):
             headers["X-Telegram-Bot-Api-Secret-Token"] = fake.config["secret_token"]
-        fake.send_later(url, json.dumps(update).encode(), headers)
+        fake.send_later(url, json.dumps(update).encode(), headers, float(fake.config.get("callback_delay") or 0))
         return web.json_response({"ok": True, "update": update})
 
     fake.add_control_routes(app)

@@ -174,6 +174,7 @@ def _not_attempted(cause: ProviderError) -> ProviderError:
         permanent=cause.permanent,
         retry_after=cause.retry_after,
     )
+    error.attempted = False
     return error
 
 

@@ -37,7 +37,6 @@ from campaigns.models import (
 from campaigns.tasks import run_dispatch_task, scheduler_tick_task
 from channels.models import ChannelConfig
 from tenants.scoping import tenant_scope
-from tests.channels.providers.conftest import fake_providers, fakes  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 SID = "AC" + "2" * 32
@@ -97,7 +96,7 @@ class Workers:
 
 
 @pytest.fixture
-def workers(fake_providers, tmp_path, settings):  # noqa: F811
+def workers(fake_providers, tmp_path, settings):
     from config.celery import app
 
     settings.ENGINE_CLAIM_TIMEOUT_SECONDS = 6  # the reaper in this process (our "beat")
@@ -109,7 +108,7 @@ def workers(fake_providers, tmp_path, settings):  # noqa: F811
 
 
 @pytest.fixture
-def big_campaign(tenant_a, fakes):  # noqa: F811
+def big_campaign(tenant_a, fakes):
     from django.core.cache import cache
 
     cache.clear()
@@ -132,7 +131,7 @@ def big_campaign(tenant_a, fakes):  # noqa: F811
         yield campaign
 
 
-def sent_ids(fakes) -> Counter:  # noqa: F811
+def sent_ids(fakes) -> Counter:
     calls = fakes.received("twilio", kind="message")
     return Counter(call["params"]["StatusCallback"].rsplit("?d=", 1)[1] for call in calls)
 
@@ -154,7 +153,7 @@ def wait_until(predicate, *, timeout: float, tick: bool = True, what: str = ""):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_sigkilled_workers_lose_nothing_and_repeat_only_what_was_in_flight(big_campaign, workers, fakes, caplog):  # noqa: F811
+def test_sigkilled_workers_lose_nothing_and_repeat_only_what_was_in_flight(big_campaign, workers, fakes, caplog):
     for _ in range(WORKERS):
         workers.start()
     campaign = services.campaign_launch(campaign=big_campaign)
@@ -183,7 +182,7 @@ def test_sigkilled_workers_lose_nothing_and_repeat_only_what_was_in_flight(big_c
         assert any("stale claims" in r.getMessage() for r in caplog.records)  # each repeat was logged
 
 
-def test_pause_at_half_then_resume_and_two_dispatchers_at_once_send_each_message_once(big_campaign, workers, fakes):  # noqa: F811
+def test_pause_at_half_then_resume_and_two_dispatchers_at_once_send_each_message_once(big_campaign, workers, fakes):
     workers.start()
     campaign = services.campaign_launch(campaign=big_campaign)
     wait_until(lambda: (r := run_of(campaign)) and r.status == RunStatus.SENDING, timeout=60, what="fan-out")

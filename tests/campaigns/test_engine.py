@@ -415,3 +415,16 @@ def test_a_broken_channel_configuration_fails_the_channel_with_its_reason(scoped
     assert (d.status, d.error_code) == (DeliveryStatus.FAILED, "configuration")
     assert "no_such_provider" in d.error_message
     assert Campaign.objects.get(pk=run.campaign_id).status == CampaignStatus.FAILED
+
+
+def test_the_scheduler_tick_runs_outside_any_tenant_scope_and_wakes_due_dispatch(tenant_a, settings):
+    # Beat calls the tick with no tenant scope active: every cross-tenant query must allow that.
+    from campaigns.engine.scheduler import runs_needing_dispatch
+    from campaigns.tasks import scheduler_tick_task
+
+    with tenant_scope(tenant_a):
+        sandbox(tenant_a, "email")
+        contact(tenant_a, 1)
+        run = start(campaign(tenant_a, channels=("email",)))
+    assert runs_needing_dispatch() == [(tenant_a.pk, str(run.pk), "email")]
+    assert scheduler_tick_task()["woken"] == 1

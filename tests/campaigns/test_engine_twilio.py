@@ -17,7 +17,6 @@ from campaigns.engine.fanout import run_fan_out
 from campaigns.models import Campaign, CampaignContent, CampaignRun, DeliveryStatus, RunChannelStats
 from channels.models import ChannelConfig
 from tenants.scoping import tenant_scope
-from tests.channels.providers.conftest import fake_providers, fakes  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,7 +25,7 @@ TOKEN = "auth-token-0123456789abcdef"
 
 
 @pytest.fixture
-def sms_campaign(tenant_a, fakes):  # noqa: F811
+def sms_campaign(tenant_a, fakes):
     from django.core.cache import cache
 
     cache.clear()
@@ -56,7 +55,7 @@ def launch(campaign) -> CampaignRun:
     return run
 
 
-def test_each_message_reaches_twilio_once_with_the_rendered_text(sms_campaign, fakes):  # noqa: F811
+def test_each_message_reaches_twilio_once_with_the_rendered_text(sms_campaign, fakes):
     tenant = sms_campaign.tenant
     add(tenant, "Asha", "+919800000001")
     add(tenant, "Ravi", "+919800000002")
@@ -72,7 +71,7 @@ def test_each_message_reaches_twilio_once_with_the_rendered_text(sms_campaign, f
     assert {m["params"]["StatusCallback"].rsplit("?d=", 1)[1] for m in sent} == uuids
 
 
-def test_a_429_is_retried_after_the_providers_retry_after(sms_campaign, fakes):  # noqa: F811
+def test_a_429_is_retried_after_the_providers_retry_after(sms_campaign, fakes):
     add(sms_campaign.tenant, "Asha", "+919800000001")
     run = launch(sms_campaign)
     fakes.fault("twilio", status=429, count=1, retry_after=3)
@@ -89,7 +88,7 @@ def test_a_429_is_retried_after_the_providers_retry_after(sms_campaign, fakes): 
     assert len(fakes.received("twilio", kind="message")) == 2
 
 
-def test_a_permanent_error_fails_once_and_stop_suppresses_the_number(sms_campaign, fakes):  # noqa: F811
+def test_a_permanent_error_fails_once_and_stop_suppresses_the_number(sms_campaign, fakes):
     tenant = sms_campaign.tenant
     add(tenant, "Invalid", "+15005550001")       # 21211 invalid number
     add(tenant, "Stopped", "+15005550004")       # 21610 replied STOP

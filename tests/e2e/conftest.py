@@ -9,6 +9,7 @@ When a test fails, a screenshot and the page's HTML are saved under var/e2e-arti
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
@@ -98,13 +99,13 @@ class Ticker(threading.Thread):
         while not self.halt.wait(1.0):
             try:
                 scheduler_tick_task()
-            except Exception:  # noqa: BLE001 - a failed tick is retried a second later, like beat
-                pass
+            except Exception:  # a failed tick is retried a second later, like beat; but say so
+                logging.getLogger(__name__).exception("Scheduler tick failed")
         connections.close_all()
 
 
 @pytest.fixture
-def app(live_server, transactional_db, fake_providers, settings, tmp_path):  # noqa: F811
+def app(live_server, transactional_db, fake_providers, settings, tmp_path):
     if connection.vendor != "postgresql" or not settings.REDIS_URL:
         pytest.skip("browser walkthroughs need PostgreSQL and Redis (DATABASE_URL, REDIS_URL)")
     from config.celery import app as celery_app
@@ -159,4 +160,3 @@ def login(page, username: str, password: str) -> None:
     page.wait_for_load_state("networkidle")
 
 
-from tests.channels.providers.conftest import fake_providers  # noqa: E402,F401

@@ -4,7 +4,8 @@
 
 then point the base URLs at it (FAKE_PROVIDERS_URL=http://127.0.0.1:8025):
 TWILIO_API_BASE=$FAKE_PROVIDERS_URL/twilio, SENDGRID_API_HOST=$FAKE_PROVIDERS_URL/sendgrid,
-WHATSAPP_API_BASE=$FAKE_PROVIDERS_URL/meta, TELEGRAM_API_BASE=$FAKE_PROVIDERS_URL/telegram ...
+WHATSAPP_API_BASE=$FAKE_PROVIDERS_URL/meta, TELEGRAM_API_BASE=$FAKE_PROVIDERS_URL/telegram,
+OPENAI_BASE_URL=$FAKE_PROVIDERS_URL/openai/v1 ... GET /_fake/messages shows what they received.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from django.core.management.base import BaseCommand
 
 class Command(BaseCommand):
     requires_system_checks: list[str] = []  # a dev tool: must start without a database
-    help = "Serve the fake provider APIs (Twilio, SendGrid, Meta, Telegram, push, social) on one port."
+    help = "Serve the fake provider APIs (Twilio, SendGrid, Meta, Telegram, push, social, OpenAI) on one port."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")

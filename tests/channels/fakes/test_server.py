@@ -7,10 +7,12 @@ import socket
 import subprocess
 import sys
 import time
+from io import StringIO
 from pathlib import Path
 
 import httpx
 import pytest
+from django.core.management import call_command
 
 from channels.fakes.server import MOUNTED, build_app, start_in_thread
 from channels.management.commands.fakeproviders import Command
@@ -27,12 +29,13 @@ def server():
 
 
 def test_the_app_mounts_every_fake_module():
-    assert build_app()[MOUNTED] == ["meta", "sendgrid", "social", "telegram", "twilio", "webpush"]
+    assert build_app()[MOUNTED] == ["meta", "openai", "sendgrid", "social", "telegram", "twilio", "webpush"]
 
 
 @pytest.mark.parametrize("path", [
     "/meta/_received", "/telegram/_received", "/push-service/_received", "/facebook/_received",
     "/instagram/_received", "/x/_received", "/linkedin/_received", "/twilio/_received", "/sendgrid/_received",
+    "/openai/_received",
 ])
 def test_every_fakes_control_route_answers(server, path):
     response = httpx.get(server.url + path, timeout=5)
@@ -57,6 +60,49 @@ def test_the_sendgrid_fake_accepts_mail_and_publishes_its_event_key(server):
     assert httpx.get(f"{server.url}/sendgrid/public-key", timeout=5).json()["public_key"]
 
 
+def _telegram(server, text: str = "hi") -> httpx.Response:
+    return httpx.post(f"{server.url}/telegram/bot123:abc/sendMessage", json={"chat_id": 42, "text": text}, timeout=5)
+
+
+def test_fake_messages_lists_what_every_fake_received_and_delete_resets_them_all(server):
+    httpx.delete(f"{server.url}/_fake/messages", timeout=5)
+    _telegram(server, "first")
+    test_the_sendgrid_fake_accepts_mail_and_publishes_its_event_key(server)
+
+    everything = httpx.get(f"{server.url}/_fake/messages", timeout=5).json()
+    assert [e["provider"] for e in everything] == ["telegram", "sendgrid"]
+    assert everything[0]["params"]["text"] == "first" and everything[0]["answered"] == 200
+    only_sendgrid = httpx.get(f"{server.url}/_fake/messages", params={"provider": "sendgrid"}, timeout=5).json()
+    assert [e["kind"] for e in only_sendgrid] == ["mail"]
+    assert len(httpx.get(f"{server.url}/_fake/messages", params={"limit": 1}, timeout=5).json()) == 1
+
+    httpx.delete(f"{server.url}/_fake/messages", timeout=5)
+    assert httpx.get(f"{server.url}/_fake/messages", timeout=5).json() == []
+    assert httpx.get(f"{server.url}/telegram/_received", timeout=5).json() == []
+
+
+def test_a_standing_error_rate_fails_that_share_of_calls_until_reset(server):
+    httpx.post(f"{server.url}/telegram/_config", json={"error_rate": 1.0, "error_status": 429,
+                                                       "error_retry_after": 4}, timeout=5)
+    try:
+        refused = [_telegram(server) for _ in range(3)]
+        assert [r.status_code for r in refused] == [429, 429, 429]
+        assert refused[0].json()["parameters"]["retry_after"] == 4 and refused[0].headers["Retry-After"] == "4"
+    finally:
+        httpx.delete(f"{server.url}/telegram/_received", timeout=5)
+    assert _telegram(server).status_code == 200
+
+
+def test_a_standing_latency_slows_every_call(server):
+    httpx.post(f"{server.url}/telegram/_config", json={"latency": 0.3}, timeout=5)
+    try:
+        started = time.monotonic()
+        assert _telegram(server).status_code == 200
+        assert time.monotonic() - started >= 0.3
+    finally:
+        httpx.delete(f"{server.url}/telegram/_received", timeout=5)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -77,7 +123,19 @@ def test_manage_py_fakeproviders_serves_on_the_given_host_and_port():
                 if time.monotonic() > deadline or process.poll() is not None:
                     pytest.fail(f"fakeproviders did not start: {process.stdout.read().decode() if process.poll() is not None else ''}")
                 time.sleep(0.2)
-        assert response.json()["fakes"] == ["meta", "sendgrid", "social", "telegram", "twilio", "webpush"]
+        assert response.json()["fakes"] == ["meta", "openai", "sendgrid", "social", "telegram", "twilio", "webpush"]
     finally:
         process.terminate()
         process.wait(10)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("endpoint", ["telegram", "sendgrid", "meta"])
+def test_bench_fakeproviders_hammers_a_real_api_route_and_reports_the_rate(endpoint):
+    out = StringIO()
+    call_command("bench_fakeproviders", endpoint=endpoint, seconds=0.5, concurrency=4, stdout=out)
+
+    report = out.getvalue()
+    expected = {"telegram": "{200: ", "sendgrid": "{202: ", "meta": "{200: "}[endpoint]
+    assert f"answers {expected}" in report  # every request was accepted, none failed
+    assert "requests/s" in report and "server CPU:" in report

@@ -25,15 +25,16 @@ import pytest
 from channels.providers import http as provider_http
 
 PREFIXES = {"meta": "/meta", "telegram": "/telegram", "webpush": "/push-service", "facebook": "/facebook",
-            "instagram": "/instagram", "x": "/x", "linkedin": "/linkedin"}
+            "instagram": "/instagram", "x": "/x", "linkedin": "/linkedin", "openai": "/openai"}
 BASE_SETTINGS = {"WHATSAPP_API_BASE": "/meta", "TELEGRAM_API_BASE": "/telegram", "FACEBOOK_API_BASE": "/facebook",
-                 "INSTAGRAM_API_BASE": "/instagram", "X_API_BASE": "/x", "LINKEDIN_API_BASE": "/linkedin"}
+                 "INSTAGRAM_API_BASE": "/instagram", "X_API_BASE": "/x", "LINKEDIN_API_BASE": "/linkedin",
+                 "OPENAI_BASE_URL": "/openai/v1"}
 
 
 def _start_local_server() -> str:
     from aiohttp import web
 
-    from channels.fakes import meta, social, telegram, webpush
+    from channels.fakes import meta, openai, social, telegram, webpush
 
     ready = threading.Event()
     holder: dict[str, Any] = {}
@@ -42,7 +43,7 @@ def _start_local_server() -> str:
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         app = web.Application()
-        for module in (meta, telegram, webpush, social):
+        for module in (meta, telegram, webpush, social, openai):
             module.add_routes(app, None)
         runner = web.AppRunner(app)
         loop.run_until_complete(runner.setup())
@@ -135,7 +136,7 @@ def sink_fixture():
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_POST(self):  # noqa: N802 - http.server naming
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            captured.append({"path": self.path, "headers": dict(self.headers), "body": body})
+            captured.append({"path": self.path, "headers": dict(self.headers), "body": body, "at": time.monotonic()})
             self.send_response(200)
             self.end_headers()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -289,7 +290,7 @@ def test_test_connection_reports_metas_own_error_text(hub):
 
 
 def test_status_webhooks_from_meta_are_signed_and_carry_our_delivery_id(hub, sink):
-    hub.configure("meta", webhook_url=sink.url, app_secret=APP_SECRET, status_delay=0)
+    hub.configure("meta", webhook_url=sink.url, app_secret=APP_SECRET, callback_delay=0)
     [result] = make_adapter().send([OutboundMessage(id="d-777", to="+919800000001", template=TemplateRef(name="promo"))])
     callbacks = sink.wait_for(3)
     assert len(callbacks) == 3
@@ -307,7 +308,7 @@ def test_status_webhooks_from_meta_are_signed_and_carry_our_delivery_id(hub, sin
 
 
 def test_an_inbound_stop_from_the_fake_is_parsed_as_a_keyword(hub, sink):
-    hub.configure("meta", webhook_url=sink.url, app_secret=APP_SECRET, status_delay=0, auto_statuses=[])
+    hub.configure("meta", webhook_url=sink.url, app_secret=APP_SECRET, callback_delay=0, auto_statuses=[])
     hub.simulate("meta", "_inbound", **{"from": "+919800000001", "text": "STOP", "context_id": "wamid.X"})
     [callback] = sink.wait_for(1)
     request = RequestFactory().post("/hooks/", data=callback["body"], content_type="application/json",
@@ -319,9 +320,23 @@ def test_an_inbound_stop_from_the_fake_is_parsed_as_a_keyword(hub, sink):
 
 
 def test_a_webhook_signed_with_the_fakes_default_secret_is_refused_by_a_config_with_another_secret(hub, sink):
-    hub.configure("meta", webhook_url=sink.url, app_secret=DEFAULT_APP_SECRET, status_delay=0, auto_statuses=["sent"])
+    hub.configure("meta", webhook_url=sink.url, app_secret=DEFAULT_APP_SECRET, callback_delay=0, auto_statuses=["sent"])
     make_adapter().send([OutboundMessage(id="d1", to="+919800000001", template=TemplateRef(name="promo"))])
     [callback] = sink.wait_for(1)
     request = RequestFactory().post("/hooks/", data=callback["body"], content_type="application/json",
                                     headers={"X-Hub-Signature-256": callback["headers"]["X-Hub-Signature-256"]})
     assert not make_adapter().verify_callback(request)
+
+
+def test_the_fake_posts_signed_statuses_after_the_configured_delay(hub, sink):
+    hub.configure("meta", webhook_url=sink.url, app_secret=APP_SECRET, callback_delay=0.6, auto_statuses=["delivered"])
+    started = time.monotonic()
+    make_adapter().send([OutboundMessage(id="d-late", to="+919800000001", template=TemplateRef(name="promo"))])
+    time.sleep(0.3)
+    assert sink.requests == []  # not yet
+    [callback] = sink.wait_for(1)
+    assert callback["at"] - started >= 0.6
+    request = RequestFactory().post("/hooks/", data=callback["body"], content_type="application/json",
+                                    headers={"X-Hub-Signature-256": callback["headers"]["X-Hub-Signature-256"]})
+    assert make_adapter().verify_callback(request)
+    assert [(e.stage, e.message_id) for e in make_adapter().parse_callback(request)] == [(Stage.DELIVERED, "d-late")]

@@ -194,3 +194,18 @@ def test_spam_reports_and_unsubscribes_are_stop_keywords():
     ])
     assert [(e.keyword, e.from_address, e.stage) for e in events] == [("stop", "a@example.com", None),
                                                                        ("stop", "b@example.com", None)]
+
+
+def test_the_fake_posts_its_signed_events_after_the_configured_delay(fakes, sink):
+    public_key = fakes.get("sendgrid", "public-key")["public_key"]
+    fakes.configure("sendgrid", webhook_url=sink.url, events=["delivered"], callback_delay=0.6)
+    adapter = make_adapter(public_key=public_key)
+    started = time.monotonic()
+    adapter.send([email(id="d-late")])
+    time.sleep(0.3)
+    assert sink.requests == []  # not yet
+    [item] = sink.wait_for(1)
+    assert item["at"] - started >= 0.6
+    request = event_request(item)
+    assert adapter.verify_callback(request)
+    assert [e.message_id for e in adapter.parse_callback(request)] == ["d-late"]

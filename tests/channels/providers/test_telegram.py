@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from django.test import RequestFactory
@@ -236,3 +237,20 @@ def test_set_webhook_registers_our_url_and_secret_and_updates_come_back_verifiab
     [event] = adapter.parse_callback(request)
     assert (event.stage, event.keyword, event.provider_message_id) == (Stage.REPLIED, "stop", "5550001:42")
     assert not make_adapter(secrets={"webhook_secret": "another-secret"}).verify_callback(request)
+
+
+def test_the_fake_posts_updates_after_the_configured_delay(hub, sink):
+    adapter = make_adapter()
+    adapter.set_webhook(sink.url)
+    hub.configure("telegram", callback_delay=0.6)
+    started = time.monotonic()
+    hub.simulate("telegram", "_update", chat_id=5550001, text="thanks!", reply_to_message_id=42)
+    time.sleep(0.3)
+    assert sink.requests == []  # not yet
+    [posted] = sink.wait_for(1)
+    assert posted["at"] - started >= 0.6
+    request = RequestFactory().post("/hooks/", data=posted["body"], content_type="application/json",
+                                    headers={"X-Telegram-Bot-Api-Secret-Token": posted["headers"]["X-Telegram-Bot-Api-Secret-Token"]})
+    assert adapter.verify_callback(request)
+    [event] = adapter.parse_callback(request)
+    assert (event.stage, event.text, event.provider_message_id) == (Stage.REPLIED, "thanks!", "5550001:42")

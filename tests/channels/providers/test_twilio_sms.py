@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from urllib.parse import parse_qsl, urlsplit
 
@@ -214,3 +215,18 @@ def test_twilio_urls_including_edge_hosts_are_sent_to_the_configured_base(settin
         "http://127.0.0.1:8025/twilio/2010-04-01/Accounts/AC1.json"
     assert rewrite_url("https://api.sydney.au1.twilio.com/2010-04-01/x") == "http://127.0.0.1:8025/twilio/2010-04-01/x"
     assert rewrite_url("https://example.com/2010-04-01/x") == "https://example.com/2010-04-01/x"
+
+
+def test_the_fake_spaces_signed_status_callbacks_by_the_configured_delay(fakes, sink, settings):
+    settings.ALLOWED_HOSTS = ["*"]
+    fakes.configure("twilio", callback_delay=0.4)
+    adapter = make_adapter(callback_url=sink.url)
+    started = time.monotonic()
+    adapter.send([sms(id="d-late")])
+    time.sleep(0.2)
+    assert sink.requests == []  # not yet
+    sent, delivered = sink.wait_for(2)
+    assert sent["at"] - started >= 0.4 and delivered["at"] - started >= 0.8
+    for item in (sent, delivered):
+        assert adapter.verify_callback(request_from_sink(item, sink.url))
+    assert [e.stage for e in adapter.parse_callback(request_from_sink(delivered, sink.url))] == [Stage.DELIVERED]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -120,3 +121,18 @@ def test_a_call_event_is_dated_by_twilios_timestamp():
 
 def test_a_queued_call_reports_nothing():
     assert make_adapter().parse_call_params({"CallSid": "CA1", "CallStatus": "queued"}) == []
+
+
+def test_the_fake_reports_call_events_after_the_configured_delay(fakes, sink, settings):
+    settings.ALLOWED_HOSTS = ["*"]
+    fakes.configure("twilio", call_statuses=["initiated", "completed"], callback_delay=0.4)
+    adapter = make_adapter(callback_url=sink.url)
+    started = time.monotonic()
+    adapter.send([OutboundMessage(id="d-late", to="+919800000001", text="Hi")])
+    time.sleep(0.2)
+    assert sink.requests == []  # not yet
+    initiated, completed = sink.wait_for(2)
+    assert initiated["at"] - started >= 0.4 and completed["at"] - started >= 0.8
+    assert all(adapter.verify_callback(as_request(item, sink.url)) for item in (initiated, completed))
+    [event] = adapter.parse_callback(as_request(completed, sink.url))
+    assert (event.message_id, event.disposition) == ("d-late", "answered")

@@ -1,0 +1,747 @@
+"""CSV contact import: sniffing, row normalization and the chunked upsert engine.
+
+The file is read as a stream (csv.reader over a text wrapper), never loaded whole. Rows are
+normalized in Python (addresses are validated there, where the readable reasons are), and each
+chunk of valid rows is applied with set-based SQL: on PostgreSQL the chunk is COPYed into a temp
+table and merged with a handful of statements; on other databases (SQLite, the dev default) a
+simpler ORM path does the same with bulk queries. Both count created / updated / unchanged exactly
+and append a ConsentEvent only when a channel's state really changes, so re-running a file is a
+no-op.
+
+Cell semantics: an empty cell never blanks a stored value (spreadsheets leave gaps); custom
+attributes merge into the stored ones; tags and list membership are only ever added.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import logging
+import re
+import uuid
+import zoneinfo
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cache
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from audiences.models import (
+    CONSENT_CHANNELS,
+    ConsentEvent,
+    ConsentSource,
+    ConsentState,
+    Contact,
+    ContactList,
+    ContactRole,
+    ImportJob,
+    ImportRejection,
+    Tag,
+)
+from audiences.services import email_normalize, phone_normalize
+
+logger = logging.getLogger(__name__)
+
+# Contact columns a CSV column can fill, with their labels in the mapping step.
+CONTACT_FIELDS = {
+    "first_name": "First name", "last_name": "Last name", "email": "Email", "phone": "Phone", "role": "Role",
+    "city": "City", "pincode": "Pincode", "timezone": "Time zone", "locale": "Locale",
+    "telegram_chat_id": "Telegram chat id", "telegram_username": "Telegram username",
+    "tags": "Tags (comma-separated)",
+}
+TEXT_FIELDS = ("first_name", "last_name", "city", "pincode", "timezone", "locale", "telegram_chat_id",
+               "telegram_username")
+MAX_LENGTHS = {name: Contact._meta.get_field(name).max_length for name in TEXT_FIELDS}
+TAG_MAX_LENGTH = Tag._meta.get_field("name").max_length
+
+# Header spellings recognised for the mapping step's defaults (compared after _header_key()).
+HEADER_ALIASES = {
+    "first_name": {"first_name", "firstname", "first", "given_name", "fname", "name", "full_name"},
+    "last_name": {"last_name", "lastname", "last", "surname", "family_name", "lname"},
+    "email": {"email", "e_mail", "email_address", "mail", "emailaddress"},
+    "phone": {"phone", "phone_number", "mobile", "mobile_number", "cell", "msisdn", "telephone", "tel",
+              "whatsapp", "contact_number"},
+    "role": {"role", "type", "contact_type"},
+    "city": {"city", "town"},
+    "pincode": {"pincode", "pin", "pin_code", "zip", "zipcode", "zip_code", "postcode", "postal_code"},
+    "timezone": {"timezone", "time_zone", "tz"},
+    "locale": {"locale", "language", "lang"},
+    "telegram_chat_id": {"telegram_chat_id", "chat_id", "telegram_id"},
+    "telegram_username": {"telegram_username", "telegram", "telegram_handle"},
+    "tags": {"tags", "tag", "labels"},
+}
+
+CONSENT_VALUES = {
+    **dict.fromkeys(("yes", "y", "true", "t", "1", "opted_in", "opted in", "opt-in", "opt_in", "optin", "in",
+                     "subscribed"), ConsentState.OPTED_IN),
+    **dict.fromkeys(("no", "n", "false", "f", "0", "opted_out", "opted out", "opt-out", "opt_out", "optout",
+                     "out", "unsubscribed"), ConsentState.OPTED_OUT),
+    # An export of our own grid says "unknown": that is no statement, so it changes nothing.
+    "unknown": None,
+}
+ROLE_VALUES = {**{c.value: c.value for c in ContactRole}, **{c.label.lower(): c.value for c in ContactRole}}
+
+# Signatures of files people upload by mistake (xlsx/docx are zip archives; xls is OLE2).
+BINARY_MAGIC = {
+    b"PK\x03\x04": "a ZIP archive (an Excel .xlsx workbook?)",
+    b"\xd0\xcf\x11\xe0": "an old Excel / Office document",
+    b"%PDF": "a PDF document",
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"GIF8": "a GIF image",
+    b"\x1f\x8b": "a gzip archive",
+}
+SNIFF_BYTES = 64 * 1024
+DELIMITERS = (",", ";", "\t")
+
+
+class ImportFileError(ValueError):
+    """The upload is not a CSV file we can read; the message is shown to the user as is."""
+
+
+def import_max_bytes() -> int:
+    return settings.IMPORT_MAX_BYTES
+
+
+def import_max_rows() -> int:
+    return settings.IMPORT_MAX_ROWS
+
+
+def import_chunk_rows() -> int:
+    return settings.IMPORT_CHUNK_ROWS
+
+
+# --- sniffing -------------------------------------------------------------------------------------
+
+@dataclass
+class Sniffed:
+    encoding: str
+    delimiter: str
+    headers: list[str]
+    preview: list[list[str]]
+
+
+def _detect_encoding(fh) -> str:
+    """utf-8-sig with a BOM, utf-8 when every byte decodes, else cp1252 (Excel on Windows), else latin-1."""
+    fh.seek(0)
+    head = fh.read(4)
+    fh.seek(0)
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise ImportFileError("This file is saved as UTF-16. Save it as “CSV UTF-8” and upload it again.")
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        while block := fh.read(1024 * 1024):
+            decoder.decode(block)
+        decoder.decode(b"", final=True)
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    fh.seek(0)
+    decoder = codecs.getincrementaldecoder("cp1252")()
+    try:
+        while block := fh.read(1024 * 1024):
+            decoder.decode(block)
+        return "cp1252"
+    except UnicodeDecodeError:
+        return "latin-1"  # decodes any byte; cp1252 leaves five of them undefined
+    finally:
+        fh.seek(0)
+
+
+def _detect_delimiter(sample: str) -> str:
+    lines = [line for line in sample.splitlines()[:20] if line.strip()]
+    try:
+        return csv.Sniffer().sniff("\n".join(lines), delimiters="".join(DELIMITERS)).delimiter
+    except csv.Error:
+        # The sniffer wants consistent rows; the header line alone is a good enough vote.
+        counts = {d: lines[0].count(d) for d in DELIMITERS} if lines else {}
+        best = max(counts, key=counts.get, default=",")
+        return best if counts.get(best) else ","
+
+
+def _unique_headers(raw: list[str]) -> list[str]:
+    headers, seen = [], set()
+    for index, name in enumerate(raw, start=1):
+        base = name.strip() or f"Column {index}"
+        candidate, n = base, 2
+        while candidate.lower() in seen:
+            candidate, n = f"{base} ({n})", n + 1
+        seen.add(candidate.lower())
+        headers.append(candidate)
+    return headers
+
+
+def sniff_file(fh) -> Sniffed:
+    """Encoding, delimiter, headers and the first five rows of an uploaded file (binary file object)."""
+    fh.seek(0)
+    sample_bytes = fh.read(SNIFF_BYTES)
+    if not sample_bytes.strip():
+        raise ImportFileError("The file is empty.")
+    for magic, what in BINARY_MAGIC.items():
+        if sample_bytes.startswith(magic):
+            raise ImportFileError(f"This is {what}, not a CSV file. Export the sheet as CSV and upload that.")
+    if b"\x00" in sample_bytes:
+        raise ImportFileError("This is a binary file, not a CSV file. Export the sheet as CSV and upload that.")
+    encoding = _detect_encoding(fh)
+    sample = sample_bytes.decode(encoding, errors="replace")
+    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\r\n\t")
+    if controls > len(sample) // 100:
+        raise ImportFileError("This does not look like a text file. Export the sheet as CSV and upload that.")
+    delimiter = _detect_delimiter(sample)
+    fh.seek(0)
+    rows = _iter_rows(fh, encoding, delimiter)
+    try:
+        header = next((row for _, row in rows if any(cell.strip() for cell in row)), None)
+        if header is None:
+            raise ImportFileError("The file has no header row.")
+        preview = []
+        for _, row in rows:
+            if any(cell.strip() for cell in row):
+                preview.append(row)
+            if len(preview) == 5:
+                break
+    except csv.Error as exc:
+        raise ImportFileError(f"This file cannot be read as CSV: {exc}.") from None
+    while header and not header[-1].strip():
+        header.pop()  # trailing empty columns that spreadsheets like to export
+    if not header:
+        raise ImportFileError("The header row has no column names.")
+    return Sniffed(encoding=encoding, delimiter=delimiter, headers=_unique_headers(header), preview=preview)
+
+
+def _iter_rows(fh, encoding: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """(record number, cells) for every record; record 1 is the header, as in a spreadsheet."""
+    text = io.TextIOWrapper(fh, encoding=encoding, newline="", errors="replace")
+    try:
+        reader = csv.reader(text, delimiter=delimiter, strict=False)
+        yield from enumerate(reader, start=1)
+    finally:
+        text.detach()  # leave the caller's file open
+
+
+def preview_rows(*, job: ImportJob, limit: int = 5) -> list[list[str]]:
+    """The first non-empty data rows of a stored upload, cut or padded to the header's width."""
+    width = len(job.headers)
+    preview: list[list[str]] = []
+    with job.file.open("rb") as fh:
+        header_seen = False
+        for _, row in _iter_rows(fh, job.encoding, job.delimiter):
+            if not any(cell.strip() for cell in row):
+                continue
+            if header_seen:
+                preview.append((row + [""] * width)[:width])
+                if len(preview) == limit:
+                    break
+            header_seen = True
+    return preview
+
+
+def _header_key(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", name.strip().lower()).strip("_")
+
+
+def attribute_key(header: str) -> str:
+    """Custom attribute names are letters, digits and underscores (what segments accept)."""
+    return _header_key(header) or "attribute"
+
+
+def default_mapping(headers: list[str]) -> dict[str, str]:
+    """A first guess from the header names; each contact field is taken by one column at most."""
+    mapping, taken = {}, set()
+    for header in headers:
+        key = _header_key(header)
+        guess = ""
+        for target, aliases in HEADER_ALIASES.items():
+            if key in aliases and target not in taken:
+                guess = target
+                break
+        if not guess:
+            for channel in CONSENT_CHANNELS:
+                if key in {f"consent_{channel}", f"{channel}_consent", f"{channel}_opt_in", f"{channel}_optin"}:
+                    guess = f"consent:{channel}"
+        if not guess and key not in {alias for aliases in HEADER_ALIASES.values() for alias in aliases}:
+            guess = f"attr:{attribute_key(header)}"  # what the upload page promises for other columns
+        taken.add(guess)
+        mapping[header] = guess
+    return mapping
+
+
+def mapping_choices(header: str) -> list[tuple[str, str]]:
+    """The options of one column's select in the mapping step."""
+    return [
+        ("", "— Ignore this column —"),
+        *CONTACT_FIELDS.items(),
+        (f"attr:{attribute_key(header)}", f"Custom attribute “{attribute_key(header)}”"),
+        *((f"consent:{c}", f"Consent: {c.title() if c != 'sms' else 'SMS'}") for c in CONSENT_CHANNELS),
+    ]
+
+
+# --- row normalization ----------------------------------------------------------------------------
+
+@cache
+def _timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+@dataclass(slots=True)
+class StagedRow:
+    row_number: int
+    match_kind: str
+    values: dict[str, str]  # contact text columns present in the file (never empty strings)
+    attributes: dict[str, str] | None
+    tag_names: tuple[str, ...]
+    consent: dict[str, str]
+    new_id: str  # the contact's id if this row creates one (made here: cheaper than in SQL)
+
+
+class RowRejected(Exception):
+    pass
+
+
+class RowNormalizer:
+    """Turns cells into a StagedRow or raises RowRejected with a reason a person can act on."""
+
+    def __init__(self, *, headers: list[str], mapping: dict[str, str], match_on: str, region: str):
+        self.width = len(headers)
+        self.region = region
+        self.match_on = match_on
+        self.other_key = "phone" if match_on == "email" else "email"
+        self.columns: list[tuple[int, str]] = [
+            (index, mapping.get(header, "")) for index, header in enumerate(headers) if mapping.get(header)
+        ]
+        # First row number seen for each address, to name the earlier row in a duplicate's reason.
+        self.seen: dict[str, dict[str, int]] = {"email": {}, "phone": {}}
+
+    def normalize(self, row_number: int, cells: list[str]) -> StagedRow:
+        if not any(cell.strip() for cell in cells):
+            raise RowRejected("Empty row")
+        if len(cells) != self.width:
+            extra = cells[self.width:]
+            if len(cells) < self.width or any(cell.strip() for cell in extra):
+                raise RowRejected(f"Wrong number of columns: {len(cells)} instead of {self.width}")
+        values: dict[str, str] = {}
+        attributes: dict[str, str] = {}
+        consent: dict[str, str] = {}
+        tag_names: list[str] = []
+        for index, target in self.columns:
+            value = cells[index].strip()
+            if not value:
+                continue
+            if target == "email":
+                try:
+                    values["email"] = email_normalize(value)
+                except ValueError as exc:
+                    raise RowRejected(f"Bad email: {exc}") from None
+            elif target == "phone":
+                try:
+                    values["phone"] = phone_normalize(value, region=self.region)
+                except ValueError as exc:
+                    raise RowRejected(f"Unparseable phone: {exc}") from None
+            elif target == "role":
+                role = ROLE_VALUES.get(value.lower())
+                if role is None:
+                    raise RowRejected(f"Bad role “{value}”: use customer or partner")
+                values["role"] = role
+            elif target == "tags":
+                for name in value.split(","):
+                    name = name.strip()
+                    if len(name) > TAG_MAX_LENGTH:
+                        raise RowRejected(f"Tag “{name[:20]}…” is longer than {TAG_MAX_LENGTH} characters")
+                    if name:
+                        tag_names.append(name)
+            elif target.startswith("attr:"):
+                attributes[target[5:]] = value
+            elif target.startswith("consent:"):
+                channel = target[8:]
+                if value.lower() not in CONSENT_VALUES:
+                    raise RowRejected(f"Bad {channel} consent “{value}”: use yes / no (or opted_in / opted_out)")
+                if state := CONSENT_VALUES[value.lower()]:
+                    consent[channel] = state
+            else:
+                if len(value) > MAX_LENGTHS[target]:
+                    raise RowRejected(f"{CONTACT_FIELDS[target]} is longer than {MAX_LENGTHS[target]} characters")
+                if target == "timezone" and value not in _timezones():
+                    raise RowRejected(f"Bad time zone “{value}”: use an IANA name such as Asia/Kolkata")
+                values[target] = value
+        match_kind = self.match_on if values.get(self.match_on) else self.other_key
+        if not values.get(match_kind):
+            raise RowRejected("No email and no phone")
+        # Both addresses are unique per tenant: a later row repeating either one would make the
+        # database refuse the chunk, so it is rejected here with the earlier row's number.
+        for kind in (match_kind, "phone" if match_kind == "email" else "email"):
+            address = values.get(kind)
+            if not address:
+                continue
+            earlier = self.seen[kind].get(address)
+            if earlier is not None:
+                if kind == match_kind:
+                    raise RowRejected(f"Duplicate of row {earlier} (same {kind} {address})")
+                raise RowRejected(f"The {kind} {address} is already used by row {earlier}")
+        for kind in ("email", "phone"):
+            if values.get(kind):
+                self.seen[kind][values[kind]] = row_number
+        return StagedRow(row_number, match_kind, values, attributes or None, tuple(tag_names), consent,
+                         uuid.uuid4().hex)
+
+
+# --- the run --------------------------------------------------------------------------------------
+
+@dataclass
+class ChunkResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: list[tuple[int, str]] = field(default_factory=list)  # (row number, reason) found in the DB
+
+
+def _count_records(job: ImportJob) -> int:
+    with job.file.open("rb") as fh:
+        return sum(1 for _ in _iter_rows(fh, job.encoding, job.delimiter)) - 1
+
+
+def import_run(*, job: ImportJob, chunk_rows: int | None = None) -> ImportJob:
+    """Process a queued job to the end. Safe to call again: a final job is left alone."""
+    if job.status in ImportJob.FINAL:
+        return job
+    chunk_rows = chunk_rows or import_chunk_rows()
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.RUNNING, started_at=timezone.now(),
+                                               processed_rows=0, created_count=0, updated_count=0,
+                                               unchanged_count=0, rejected_count=0)
+    job.rejections.all().delete()  # a retried job (worker lost) starts its report over
+    try:
+        total = _count_records(job)
+        if total > import_max_rows():
+            raise ImportFileError(f"The file has {total:,} rows; an import takes at most {import_max_rows():,}.")
+        ImportJob.objects.filter(pk=job.pk).update(total_rows=total)
+        _run_chunks(job, chunk_rows)
+    except Exception as exc:
+        logger.exception("Import %s failed", job.pk)
+        message = str(exc) if isinstance(exc, ImportFileError | csv.Error) else "The import stopped on an error."
+        ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.FAILED, error_message=message,
+                                                   finished_at=timezone.now())
+    else:
+        ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.COMPLETED, finished_at=timezone.now())
+    job.refresh_from_db()
+    return job
+
+
+@dataclass
+class _Chunk:
+    staged: list[StagedRow] = field(default_factory=list)
+    raw: dict[int, list[str]] = field(default_factory=dict)
+    rejections: list[ImportRejection] = field(default_factory=list)
+
+
+def _parse_chunks(job: ImportJob, normalizer: RowNormalizer, chunk_rows: int) -> Iterator[_Chunk]:
+    """Read and normalize the file chunk by chunk."""
+    with job.file.open("rb") as fh:
+        rows = _iter_rows(fh, job.encoding, job.delimiter)
+        for _, cells in rows:  # up to and including the header, as sniff_file found it
+            if any(cell.strip() for cell in cells):
+                break
+        chunk = _Chunk()
+        for row_number, cells in rows:
+            try:
+                chunk.staged.append(normalizer.normalize(row_number, cells))
+                chunk.raw[row_number] = cells
+            except RowRejected as exc:
+                chunk.rejections.append(ImportRejection(
+                    tenant_id=job.tenant_id, job_id=job.pk, row_number=row_number, reason=str(exc)[:300],
+                    raw=json.dumps(cells, ensure_ascii=False)))
+            if len(chunk.staged) + len(chunk.rejections) >= chunk_rows:
+                yield chunk
+                chunk = _Chunk()
+        yield chunk
+
+
+def _run_chunks(job: ImportJob, chunk_rows: int) -> None:
+    normalizer = RowNormalizer(headers=job.headers, mapping=job.mapping, match_on=job.match_on,
+                               region=job.tenant.default_phone_region)
+    extra_tags = tuple(job.add_tags.values_list("name", flat=True))
+    applier = _apply_chunk_pg if connection.vendor == "postgresql" else _apply_chunk_orm
+    analyze_at = chunk_rows
+    for chunk in _parse_chunks(job, normalizer, chunk_rows):
+        _flush(job, applier, chunk.staged, chunk.raw, chunk.rejections, extra_tags)
+        if applier is _apply_chunk_pg and job.created_count >= analyze_at:
+            # A tenant that grows from nothing to a million contacts within minutes outruns
+            # autovacuum's statistics: the planner would still believe it has a handful of rows and
+            # look addresses up through the tenant index, row by row. Refresh them as it doubles.
+            with connection.cursor() as cur:
+                cur.execute("ANALYZE audiences_contact")
+            analyze_at = job.created_count * 2
+
+
+def _flush(job, applier, staged, raw, rejections, extra_tags) -> None:
+    with transaction.atomic():
+        result = applier(job, staged, extra_tags) if staged else ChunkResult()
+        for row_number, reason in result.rejected:
+            rejections.append(ImportRejection(tenant_id=job.tenant_id, job_id=job.pk, row_number=row_number,
+                                              reason=reason[:300], raw=json.dumps(raw[row_number], ensure_ascii=False)))
+        ImportRejection.objects.bulk_create(rejections, batch_size=2000)
+        job.processed_rows += len(staged) + len(rejections) - len(result.rejected)
+        job.created_count += result.created
+        job.updated_count += result.updated
+        job.unchanged_count += result.unchanged
+        job.rejected_count += len(rejections)
+        ImportJob.objects.filter(pk=job.pk).update(
+            processed_rows=job.processed_rows, created_count=job.created_count, updated_count=job.updated_count,
+            unchanged_count=job.unchanged_count, rejected_count=job.rejected_count)
+
+
+def _tag_ids(tenant_id: int, names: set[str]) -> dict[str, str]:
+    """Lower-cased name -> tag id, creating missing tags (names compare case-insensitively)."""
+    if not names:
+        return {}
+    by_lower = {name.lower(): name for name in names}
+    existing = {t.name.lower(): t.pk for t in Tag.objects.filter(tenant_id=tenant_id, name__in=list(names))}
+    missing = [n for n in by_lower if n not in existing]
+    if missing:
+        # Case differs from the file's spelling: look the rest up case-insensitively, then create.
+        for tag in Tag.objects.filter(tenant_id=tenant_id):
+            if tag.name.lower() in by_lower:
+                existing.setdefault(tag.name.lower(), tag.pk)
+        new = [Tag(tenant_id=tenant_id, name=by_lower[n]) for n in by_lower if n not in existing]
+        Tag.objects.bulk_create(new, ignore_conflicts=True)
+        for tag in Tag.objects.filter(tenant_id=tenant_id):
+            existing.setdefault(tag.name.lower(), tag.pk)
+    return {n: existing[n] for n in by_lower}
+
+
+def _row_tag_ids(staged: list[StagedRow], extra_tags: tuple[str, ...], tenant_id: int) -> list[list[str]]:
+    names = {n for row in staged for n in row.tag_names} | set(extra_tags)
+    ids = _tag_ids(tenant_id, names)
+    extra = [ids[n.lower()] for n in extra_tags]
+    return [sorted({*extra, *(ids[n.lower()] for n in row.tag_names)}, key=str) for row in staged]
+
+
+# --- PostgreSQL: COPY into a temp table, then merge with set-based statements -------------------
+
+_STAGE_COLUMNS = ("row_number", "contact_id", "new_id", "email", "phone", "role", *TEXT_FIELDS, "attributes",
+                  "tag_ids", *(f"c_{c}" for c in CONSENT_CHANNELS))
+_FIELD_COLUMNS = ("email", "phone", "role", *TEXT_FIELDS)
+
+# No index: every statement reads the whole chunk once, and index upkeep would cost more than it saves.
+_STAGE_DDL = f"""
+CREATE TEMP TABLE IF NOT EXISTS audiences_import_stage (
+    row_number integer NOT NULL, contact_id uuid, new_id uuid NOT NULL,
+    {", ".join(f"{c} text" for c in _FIELD_COLUMNS)},
+    attributes jsonb, tag_ids uuid[],
+    {", ".join(f"c_{c} text" for c in CONSENT_CHANNELS)}
+) ON COMMIT DELETE ROWS
+"""
+
+
+def _owners(cur, tenant_id: int, kind: str, addresses: list[str]) -> dict[str, uuid.UUID]:
+    if not addresses:
+        return {}
+    cur.execute(f"SELECT {kind}, id FROM audiences_contact WHERE tenant_id = %s AND {kind} = ANY(%s) AND {kind} <> ''",
+                [tenant_id, addresses])
+    return dict(cur.fetchall())
+
+
+def _apply_chunk_pg(job: ImportJob, staged: list[StagedRow], extra_tags: tuple[str, ...]) -> ChunkResult:
+    tenant_id = job.tenant_id
+    result = ChunkResult()
+    tag_ids = _row_tag_ids(staged, extra_tags, tenant_id)
+    params = {"t": tenant_id, "job": str(job.pk)}
+    with connection.cursor() as cur:
+        cur.execute(_STAGE_DDL)
+        # ON COMMIT does not fire when the chunk runs inside an outer transaction (a savepoint).
+        cur.execute("TRUNCATE audiences_import_stage")
+        # Joins below are a few thousand staged rows against primary-key probes into a table that
+        # may hold millions: never let a stale estimate turn one into a scan of every contact.
+        cur.execute("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
+        # One import at a time per tenant between resolving and inserting, so two imports of
+        # the same address cannot both decide to create it.
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext('audiences.import'), %s)", [tenant_id])
+        by_email = _owners(cur, tenant_id, "email", [r.values["email"] for r in staged if "email" in r.values])
+        by_phone = _owners(cur, tenant_id, "phone", [r.values["phone"] for r in staged if "phone" in r.values])
+        existing: set[uuid.UUID] = set()
+        new_ids: list[str] = []
+        with cur.cursor.copy(f"COPY audiences_import_stage ({', '.join(_STAGE_COLUMNS)}) FROM STDIN") as copy:
+            for row, tags in zip(staged, tag_ids, strict=True):
+                values = row.values
+                email_owner, phone_owner = by_email.get(values.get("email")), by_phone.get(values.get("phone"))
+                contact_id = email_owner if row.match_kind == "email" else phone_owner
+                # The other address may already belong to a different contact: unique per tenant.
+                if email_owner and email_owner != contact_id:
+                    result.rejected.append((row.row_number, f"The email {values['email']} belongs to another contact"))
+                    continue
+                if phone_owner and phone_owner != contact_id:
+                    result.rejected.append((row.row_number, f"The phone {values['phone']} belongs to another contact"))
+                    continue
+                if contact_id:
+                    existing.add(contact_id)
+                else:
+                    new_ids.append(row.new_id)
+                copy.write_row((
+                    row.row_number, contact_id, row.new_id, *(values.get(c) for c in _FIELD_COLUMNS),
+                    json.dumps(row.attributes) if row.attributes else None,
+                    "{" + ",".join(map(str, tags)) + "}" if tags else None,
+                    *(row.consent.get(c) for c in CONSENT_CHANNELS),
+                ))
+
+        changed: set[uuid.UUID] = set()
+        if existing:
+            # True row counts, so the planner drives the joins from the chunk into contacts' key.
+            cur.execute("ANALYZE audiences_import_stage")
+            consent_values = ", ".join(f"('{c}', s.c_{c}, c.consent_{c})" for c in CONSENT_CHANNELS)
+            cur.execute(f"""
+                INSERT INTO audiences_consentevent
+                    (tenant_id, contact_id, channel, state, previous_state, source, evidence, created_at)
+                SELECT %(t)s, c.id, v.channel, v.new, v.old, 'import',
+                       jsonb_build_object('import_job', %(job)s, 'row', s.row_number), now()
+                  FROM audiences_import_stage s JOIN audiences_contact c ON c.id = s.contact_id
+                 CROSS JOIN LATERAL (VALUES {consent_values}) AS v(channel, new, old)
+                 WHERE v.new IS NOT NULL AND v.new <> v.old
+            """, params)
+            new_values = [f"COALESCE(s.{c}, c.{c})" for c in _FIELD_COLUMNS]
+            new_values += ["c.attributes || COALESCE(s.attributes, '{}'::jsonb)"]
+            new_values += [f"COALESCE(s.c_{c}, c.consent_{c})" for c in CONSENT_CHANNELS]
+            old_values = [f"c.{c}" for c in _FIELD_COLUMNS] + ["c.attributes"]
+            old_values += [f"c.consent_{c}" for c in CONSENT_CHANNELS]
+            targets = [*_FIELD_COLUMNS, "attributes", *(f"consent_{c}" for c in CONSENT_CHANNELS)]
+            cur.execute(f"""
+                UPDATE audiences_contact c
+                   SET {", ".join(f"{t} = {v}" for t, v in zip(targets, new_values, strict=True))}, updated_at = now()
+                  FROM audiences_import_stage s
+                 WHERE c.id = s.contact_id AND c.tenant_id = %(t)s
+                   AND ({", ".join(new_values)}) IS DISTINCT FROM ({", ".join(old_values)})
+                RETURNING c.id
+            """, params)
+            changed.update(r[0] for r in cur.fetchall())
+
+        if new_ids:
+            insert_columns = ["id", "tenant_id", *_FIELD_COLUMNS, "attributes",
+                              *(f"consent_{c}" for c in CONSENT_CHANNELS), "created_at", "updated_at"]
+            insert_values = [
+                "s.new_id", "%(t)s",
+                *(f"COALESCE(s.{c}, '{ContactRole.CUSTOMER.value if c == 'role' else ''}')" for c in _FIELD_COLUMNS),
+                "COALESCE(s.attributes, '{}'::jsonb)",
+                *(f"COALESCE(s.c_{c}, 'unknown')" for c in CONSENT_CHANNELS), "now()", "now()"]
+            cur.execute(f"""
+                INSERT INTO audiences_contact ({", ".join(insert_columns)})
+                SELECT {", ".join(insert_values)} FROM audiences_import_stage s WHERE s.contact_id IS NULL
+                ON CONFLICT DO NOTHING
+            """, params)
+            result.created = cur.rowcount
+            if result.created < len(new_ids):
+                # Someone else saved one of these addresses after our lookup (not another import:
+                # they wait for the lock). Leave those rows out of everything below.
+                cur.execute("DELETE FROM audiences_import_stage s WHERE s.contact_id IS NULL AND NOT EXISTS "
+                            "(SELECT 1 FROM audiences_contact c WHERE c.id = s.new_id) RETURNING row_number")
+                result.rejected.extend((r[0], "Another contact with this address was saved at the same moment; "
+                                              "import this row again") for r in cur.fetchall())
+            consent_new = ", ".join(f"('{c}', s.c_{c})" for c in CONSENT_CHANNELS)
+            cur.execute(f"""
+                INSERT INTO audiences_consentevent
+                    (tenant_id, contact_id, channel, state, previous_state, source, evidence, created_at)
+                SELECT %(t)s, s.new_id, v.channel, v.new, 'unknown', 'import',
+                       jsonb_build_object('import_job', %(job)s, 'row', s.row_number), now()
+                  FROM audiences_import_stage s CROSS JOIN LATERAL (VALUES {consent_new}) AS v(channel, new)
+                 WHERE s.contact_id IS NULL AND v.new IS NOT NULL AND v.new <> 'unknown'
+            """, params)
+        # Tags and list membership only ever grow; a new pair on an existing contact is an update.
+        if any(tag_ids):
+            cur.execute("""
+                INSERT INTO audiences_contact_tags (contact_id, tag_id)
+                SELECT COALESCE(s.contact_id, s.new_id), t.id
+                  FROM audiences_import_stage s CROSS JOIN LATERAL unnest(s.tag_ids) AS t(id)
+                ON CONFLICT DO NOTHING RETURNING contact_id
+            """)
+            changed.update(r[0] for r in cur.fetchall())
+        if job.add_to_list_id:
+            cur.execute("""
+                INSERT INTO audiences_contactlist_contacts (contactlist_id, contact_id)
+                SELECT %(list)s, COALESCE(s.contact_id, s.new_id) FROM audiences_import_stage s
+                ON CONFLICT DO NOTHING RETURNING contact_id
+            """, {**params, "list": job.add_to_list_id})
+            changed.update(r[0] for r in cur.fetchall())
+    result.updated = len(existing & changed)
+    result.unchanged = len(existing) - result.updated
+    return result
+
+
+# --- any other database (SQLite in development): the same rules with bulk ORM queries ------------
+
+def _apply_chunk_orm(job: ImportJob, staged: list[StagedRow], extra_tags: tuple[str, ...]) -> ChunkResult:
+    tenant_id = job.tenant_id
+    result = ChunkResult()
+    tag_ids = _row_tag_ids(staged, extra_tags, tenant_id)
+    emails = [r.values["email"] for r in staged if r.values.get("email")]
+    phones = [r.values["phone"] for r in staged if r.values.get("phone")]
+    by_email, by_phone = {}, {}
+    for batch_start in range(0, max(len(emails), len(phones)), 500):
+        for contact in Contact.objects.filter(tenant_id=tenant_id, email__in=emails[batch_start:batch_start + 500]):
+            by_email[contact.email] = contact
+        for contact in Contact.objects.filter(tenant_id=tenant_id, phone__in=phones[batch_start:batch_start + 500]):
+            by_phone[contact.phone] = contact
+    now = timezone.now()
+    to_create, to_update, events, pairs = [], [], [], []
+    existing_ids, changed_ids = set(), set()
+    field_names = [*_FIELD_COLUMNS, "attributes", *(f"consent_{c}" for c in CONSENT_CHANNELS)]
+    for row, tags in zip(staged, tag_ids, strict=True):
+        values = row.values
+        contact = (by_email if row.match_kind == "email" else by_phone).get(values[row.match_kind])
+        conflict = next((kind for kind, index in (("email", by_email), ("phone", by_phone))
+                         if values.get(kind) and values[kind] in index
+                         and index[values[kind]].pk != getattr(contact, "pk", None)), None)
+        if conflict:
+            result.rejected.append((row.row_number, f"The {conflict} {values[conflict]} belongs to another contact"))
+            continue
+        evidence = {"import_job": str(job.pk), "row": row.row_number}
+        if contact is None:
+            contact = Contact(tenant_id=tenant_id, **values, attributes=row.attributes or {},
+                              **{f"consent_{c}": s for c, s in row.consent.items()})
+            to_create.append(contact)
+            events += [ConsentEvent(tenant_id=tenant_id, contact=contact, channel=c, state=s,
+                                    previous_state=ConsentState.UNKNOWN, source=ConsentSource.IMPORT,
+                                    evidence=evidence) for c, s in row.consent.items()]
+        else:
+            existing_ids.add(contact.pk)
+            before = [getattr(contact, f) for f in field_names]
+            for c, s in row.consent.items():
+                if getattr(contact, f"consent_{c}") != s:
+                    events.append(ConsentEvent(tenant_id=tenant_id, contact=contact, channel=c, state=s,
+                                               previous_state=getattr(contact, f"consent_{c}"),
+                                               source=ConsentSource.IMPORT, evidence=evidence))
+                    setattr(contact, f"consent_{c}", s)
+            for name, value in values.items():
+                setattr(contact, name, value)
+            if row.attributes:
+                contact.attributes = {**contact.attributes, **row.attributes}
+            if [getattr(contact, f) for f in field_names] != before:
+                contact.updated_at = now
+                to_update.append(contact)
+                changed_ids.add(contact.pk)
+        # Later rows in the chunk see this contact by its addresses (the file has no duplicates).
+        for kind, index in (("email", by_email), ("phone", by_phone)):
+            if getattr(contact, kind):
+                index[getattr(contact, kind)] = contact
+        pairs.append((contact, tags))
+    Contact.objects.bulk_create(to_create, batch_size=500)
+    Contact.objects.bulk_update(to_update, [*field_names, "updated_at"], batch_size=500)
+    ConsentEvent.objects.bulk_create(events, batch_size=500)
+    result.created = len(to_create)
+    contact_ids = [contact.pk for contact, _ in pairs]
+    through = Contact.tags.through
+    have = set(through.objects.filter(contact_id__in=contact_ids).values_list("contact_id", "tag_id"))
+    new_pairs = [(contact.pk, tag) for contact, tags in pairs for tag in tags if (contact.pk, tag) not in have]
+    through.objects.bulk_create([through(contact_id=c, tag_id=t) for c, t in new_pairs], batch_size=500)
+    changed_ids.update(c for c, _ in new_pairs)
+    if job.add_to_list_id:
+        list_through = ContactList.contacts.through
+        listed = set(list_through.objects.filter(contactlist_id=job.add_to_list_id, contact_id__in=contact_ids)
+                     .values_list("contact_id", flat=True))
+        list_through.objects.bulk_create([list_through(contactlist_id=job.add_to_list_id, contact_id=c)
+                                          for c in contact_ids if c not in listed], batch_size=500)
+        changed_ids.update(c for c in contact_ids if c not in listed)
+    result.updated = len(existing_ids & changed_ids)
+    result.unchanged = len(existing_ids) - result.updated
+    return result
