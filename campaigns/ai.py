@@ -3,7 +3,9 @@ description and purpose by an OpenAI-compatible chat model.
 
 The model is asked for JSON and told the channel's limits; what comes back is still cut to the
 limits here (models count characters badly), so a picked variant never fails validation for
-length. Settings (OPENAI_BASE_URL, OPENAI_API_KEY, OPENAI_MODEL) are read at call time.
+length. Calls go through channels.ai.chat_complete (the openai SDK); OPENAI_BASE_URL, OPENAI_API_KEY
+and OPENAI_MODEL are read at call time. A model that ignores the JSON request and answers in
+numbered lines still works: each line fills the channel's main field.
 """
 
 from __future__ import annotations
@@ -83,56 +85,74 @@ def truncate(text: str, limit: int) -> str:
     return cut.rstrip(" ,;:-") + "…"
 
 
+# The field a one-line answer fills when the model answers in numbered lines instead of JSON.
+MAIN_FIELD = {"email": "subject", "push": "title", "sms": "text", "whatsapp": "session_text", "telegram": "text",
+              "voice": "script", "social": "text"}
+_NUMBERED = re.compile(r"^\s*(\d{1,2})[.)]\s+(.+?)\s*$")
+_TONE_LABEL = re.compile(r"^\[[^\]]{1,24}\]\s*")
+
+
 def _prompt(campaign: Campaign, channel: str) -> list[dict[str, str]]:
     fields = CHANNEL_FIELDS[channel]
     shape = ", ".join(f'"{name}": <{what}, at most {limit} characters>' for name, (limit, what) in fields.items())
     system = (
-        "You write marketing messages. Answer with JSON only, no prose: "
-        f'{{"variants": [{{{shape}}}, ...]}} with exactly {VARIANT_COUNT} distinct variants. '
+        f"You write marketing messages. Write {VARIANT_COUNT} variants. Answer with JSON only, no prose: "
+        f'{{"variants": [{{{shape}}}, ...]}}. '
         "You may personalise with {{ first_name }} or {{ city }}; use no other placeholders."
     )
+    # The brief comes last, after "Text:", the line a model (and the fake provider) writes from.
     user = (
-        f"Channel: {CHANNEL_LABELS[channel]}\nCampaign: {campaign.name}\nPurpose: {campaign.get_purpose_display()}\n"
-        f"Description: {campaign.description or '(none)'}"
+        f"Channel: {CHANNEL_LABELS[channel]}\nPurpose: {campaign.get_purpose_display()}\n"
+        f"Text: {campaign.name}. {campaign.description}".rstrip(" .") + "."
     )
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
 def _chat(messages: list[dict[str, str]]) -> str:
-    import openai
+    from channels.ai import chat_complete
+    from channels.base import ConfigurationError, ProviderError
 
-    client = openai.OpenAI(api_key=settings.OPENAI_API_KEY, base_url=settings.OPENAI_BASE_URL,
-                           timeout=TIMEOUT_SECONDS, max_retries=0)
     try:
-        response = client.chat.completions.create(model=settings.OPENAI_MODEL, messages=messages, temperature=0.9,
-                                                  response_format={"type": "json_object"})
-    except openai.APITimeoutError:
-        raise AiError("The AI service did not answer in time; try again.") from None
-    except openai.APIConnectionError:
-        raise AiError("Could not reach the AI service; try again later.") from None
-    except openai.APIStatusError as exc:
-        logger.info("OpenAI error %s: %s", exc.status_code, exc.message)
-        if exc.status_code == 429:
-            raise AiError("The AI service is busy (rate limited); try again in a minute.") from None
-        if exc.status_code in (401, 403):
+        return chat_complete(messages=messages, model=settings.OPENAI_MODEL, api_key=settings.OPENAI_API_KEY,
+                             temperature=0.9, timeout=TIMEOUT_SECONDS)
+    except ConfigurationError as exc:
+        raise AiUnavailable(str(exc)) from None
+    except ProviderError as exc:
+        logger.info("AI generation failed: %s (%s)", exc, exc.code)
+        if exc.code == "timeout":
+            raise AiError("The AI service did not answer in time; try again.") from None
+        if exc.code == "connection":
+            raise AiError("Could not reach the AI service; try again later.") from None
+        if exc.code in ("invalid_api_key", "401"):
             raise AiError("The AI service refused the API key; ask an admin to check OPENAI_API_KEY.") from None
-        raise AiError(f"The AI service answered with an error ({exc.status_code}).") from None
-    return response.choices[0].message.content or ""
+        if not exc.permanent:
+            raise AiError(f"The AI service is busy or failing ({exc}); try again in a minute.") from None
+        raise AiError(f"The AI service refused the request: {exc}") from None
+
+
+def _numbered_lines(raw: str, channel: str) -> list[dict[str, str]]:
+    items = []
+    for line in raw.splitlines():
+        match = _NUMBERED.match(line)
+        if match:
+            items.append({MAIN_FIELD[channel]: _TONE_LABEL.sub("", match.group(2))})
+    return items
 
 
 def parse_variants(raw: str, channel: str) -> list[Variant]:
-    """Variants from the model's JSON (tolerating a ```json fence), cut to the channel's limits."""
-    raw = re.sub(r"^\s*```(?:json)?|```\s*$", "", raw.strip())
-    try:
-        payload = json.loads(raw)
-    except json.JSONDecodeError:
-        raise AiError("The AI service answered something that is not JSON; try again.") from None
-    items = payload.get("variants") if isinstance(payload, dict) else payload
+    """Variants from the model's JSON (tolerating a ```json fence) or, failing that, its numbered
+    lines; every value cut to the channel's limits."""
     fields = CHANNEL_FIELDS[channel]
+    stripped = re.sub(r"^\s*```(?:json)?|```\s*$", "", raw.strip())
+    try:
+        payload = json.loads(stripped)
+        items = payload.get("variants") if isinstance(payload, dict) else payload
+    except json.JSONDecodeError:
+        items = _numbered_lines(raw, channel)
     variants = []
     for item in items if isinstance(items, list) else []:
-        if isinstance(item, str) and len(fields) == 1:
-            item = {next(iter(fields)): item}
+        if isinstance(item, str):
+            item = {MAIN_FIELD[channel]: item}
         if not isinstance(item, dict):
             continue
         values = {name: truncate(str(item.get(name) or ""), limit) for name, (limit, _) in fields.items()}

@@ -4,7 +4,7 @@ from campaigns.views import wizard
 
 urlpatterns = [
     path("new/", wizard.campaign_new, name="new"),
-    path("<uuid:pk>/edit/<slug:step>/", wizard.campaign_wizard, name="wizard"),
+    path("<uuid:pk>/edit/<slug:step>/", wizard.campaign_wizard, name="edit"),
     path("<uuid:pk>/wizard/audience-counts/", wizard.audience_counts_view, name="wizard_audience_counts"),
     path("<uuid:pk>/wizard/sms-counter/", wizard.sms_counter, name="wizard_sms_counter"),
     path("<uuid:pk>/wizard/ai/<slug:channel>/", wizard.ai_variants, name="wizard_ai"),

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import NoReverseMatch
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -68,14 +67,11 @@ def _campaign(request, pk) -> Campaign:
 
 
 def _campaign_url(request, campaign: Campaign) -> str:
-    try:
-        return tenant_reverse(request.tenant, "campaigns:detail", campaign.pk)
-    except NoReverseMatch:  # the campaign page is built separately; the grid is always there
-        return tenant_reverse(request.tenant, "campaigns:list")
+    return tenant_reverse(request.tenant, "campaigns:detail", campaign.pk)
 
 
 def _step_url(request, campaign: Campaign, step: str) -> str:
-    return tenant_reverse(request.tenant, "campaigns:wizard", campaign.pk, step)
+    return tenant_reverse(request.tenant, "campaigns:edit", campaign.pk, step)
 
 
 def step_completion(campaign: Campaign) -> dict[str, bool]:
@@ -367,7 +363,10 @@ def _audience_choice_from(request, campaign: Campaign) -> dict:
 def _counts_context(campaign: Campaign, choice: dict) -> dict:
     channels = [c for c in campaign.channels if c in CONSENT_CHANNELS]
     contacts = audience_queryset(tenant_id=campaign.tenant_id, **choice)
-    counts = audience_counts(contacts, channels)
+    if contacts.query.is_empty():  # nothing chosen yet; there is no SQL to run for .none()
+        counts = {"total": 0, **{c: 0 for c in channels}}
+    else:
+        counts = audience_counts(contacts, channels)
     return {"counts_total": counts["total"],
             "counts": [(CHANNEL_LABELS[c], c, counts[c]) for c in channels]}
 
