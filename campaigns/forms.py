@@ -371,8 +371,8 @@ class AudienceForm(forms.Form):
                                           widget=forms.CheckboxSelectMultiple)
     csv_file = forms.FileField(label="Upload a CSV", required=False,
                                widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
-                               help_text="A header row with an email and/or phone column (first_name and "
-                                         "last_name are read too). It becomes a new list.")
+                               help_text="A header row with an email and/or phone column; name, city, tags and "
+                                         "other columns are read too. It becomes a new list.")
     csv_list_name = forms.CharField(label="Name of the new list", required=False, max_length=120)
 
     def __init__(self, *args, campaign: Campaign, needs_audience: bool, **kwargs) -> None:

@@ -6,8 +6,6 @@ while someone else launches the campaign changes nothing (lifecycle.ensure_edita
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -15,14 +13,13 @@ from typing import Any
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
-from audiences.models import Contact, ContactList
-from audiences.services import email_normalize, phone_normalize
+from audiences.importer import ImportFileError, import_run
+from audiences.models import ContactList, ImportJob
+from audiences.services_import import import_configure, import_upload
 from campaigns.lifecycle import Action, ensure_editable, transition
 from campaigns.media import media_store
 from campaigns.models import Campaign, CampaignContent, CampaignStatus, ChannelBudget, SendMode
 from tenants.models import Tenant
-
-CSV_CHUNK = 1000
 
 
 def _lock_editable(campaign: Campaign) -> Campaign:
@@ -117,81 +114,30 @@ class CsvListResult:
     added: int
     created: int
     rejected: int
-    problems: list[str]  # the first few rejected rows, "row 7: ..."
+    problems: list[str]  # the first few rejected rows, "Row 7: ..."
 
 
-def contact_list_from_csv(*, tenant: Tenant, upload: UploadedFile, name: str) -> CsvListResult:
-    """A new list from a CSV with email and/or phone columns, streamed in chunks.
+def contact_list_from_csv(*, tenant: Tenant, upload: UploadedFile, name: str, actor=None) -> CsvListResult:
+    """A new list from a CSV, through the contact import engine (audiences.importer), run in-process.
 
-    Rows are matched to existing contacts by email, then phone; unknown addresses become new
-    contacts with unknown consent (nothing is opted in by an upload). Rows with neither a valid
-    email nor a valid phone are rejected and counted.
+    Columns are mapped from their headers as the import page would guess them; rows are matched to
+    existing contacts by email (else phone), normalized, and bad rows rejected and counted. Consent
+    changes only where the file has consent columns, recorded with history like any import.
     """
-    stream = io.TextIOWrapper(upload.file, encoding="utf-8-sig", errors="replace", newline="")
-    reader = csv.DictReader(stream)
-    headers = {(h or "").strip().lower(): h for h in (reader.fieldnames or [])}
-    email_col = next((headers[h] for h in ("email", "e-mail", "email address") if h in headers), None)
-    phone_col = next((headers[h] for h in ("phone", "mobile", "phone number", "msisdn") if h in headers), None)
-    if not email_col and not phone_col:
+    try:
+        job = import_upload(tenant=tenant, upload=upload, user=actor)
+    except ImportFileError as exc:
+        return CsvListResult(None, 0, 0, 0, [str(exc)])
+    targets = set(job.mapping.values())
+    if not targets & {"email", "phone"}:
+        job.delete()
         return CsvListResult(None, 0, 0, 0, ["The first row must name an “email” or a “phone” column."])
-    first_col, last_col = headers.get("first_name"), headers.get("last_name")
-    rejected, problems = 0, []
-    created = 0
-    with transaction.atomic():
-        contact_list = ContactList.objects.create(tenant=tenant, name=name, description="Uploaded in the campaign wizard")
-        chunk: list[tuple[str, str, str, str]] = []
-
-        def flush() -> None:
-            nonlocal created
-            ids, new = _contacts_for_rows(tenant, chunk)
-            created += new
-            through = ContactList.contacts.through
-            through.objects.bulk_create([through(contactlist_id=contact_list.pk, contact_id=i) for i in ids],
-                                        ignore_conflicts=True)
-            chunk.clear()
-
-        for number, row in enumerate(reader, start=2):
-            email, phone, reasons = "", "", []
-            try:
-                email = email_normalize(row.get(email_col) or "") if email_col else ""
-            except ValueError as exc:
-                reasons.append(str(exc))
-            try:
-                phone = phone_normalize(row.get(phone_col) or "", region=tenant.default_phone_region) if phone_col else ""
-            except ValueError as exc:
-                reasons.append(str(exc))
-            if not email and not phone:
-                rejected += 1
-                if len(problems) < 5:
-                    problems.append(f"Row {number}: " + ("; ".join(reasons) or "no email or phone"))
-                continue
-            chunk.append((email, phone, (row.get(first_col) or "").strip()[:80] if first_col else "",
-                          (row.get(last_col) or "").strip()[:80] if last_col else ""))
-            if len(chunk) >= CSV_CHUNK:
-                flush()
-        if chunk:
-            flush()
-        added = contact_list.contacts.count()
-    return CsvListResult(contact_list, added, created, rejected, problems)
-
-
-def _contacts_for_rows(tenant: Tenant, rows: list[tuple[str, str, str, str]]) -> tuple[list, int]:
-    """Contact ids for a chunk of (email, phone, first, last), creating the unknown ones in bulk."""
-    emails = {r[0] for r in rows if r[0]}
-    phones = {r[1] for r in rows if r[1]}
-    by_email = dict(Contact.objects.filter(tenant=tenant, email__in=emails).values_list("email", "id"))
-    by_phone = dict(Contact.objects.filter(tenant=tenant, phone__in=phones).values_list("phone", "id"))
-    ids, new_contacts = [], []
-    for email, phone, first, last in rows:
-        found = (by_email.get(email) if email else None) or (by_phone.get(phone) if phone else None)
-        if found is None:
-            contact = Contact(tenant=tenant, email=email, phone=phone, first_name=first, last_name=last)
-            new_contacts.append(contact)
-            found = contact.pk
-            if email:
-                by_email[email] = found
-            if phone:
-                by_phone[phone] = found
-        ids.append(found)
-    Contact.objects.bulk_create(new_contacts, batch_size=CSV_CHUNK)
-    return ids, len(new_contacts)
+    job = import_configure(job=job, mapping=job.mapping, match_on="email" if "email" in targets else "phone",
+                           tag_names=[], new_list_name=name, enqueue=False)
+    job = import_run(job=job)
+    problems = [f"Row {r.row_number}: {r.reason}" for r in job.rejections.order_by("row_number")[:5]]
+    if job.status == ImportJob.Status.FAILED:
+        problems.insert(0, job.error_message)
+    contact_list = job.add_to_list
+    added = contact_list.contacts.count() if contact_list else 0
+    return CsvListResult(contact_list, added, job.created_count, job.rejected_count, problems)

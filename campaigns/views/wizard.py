@@ -203,7 +203,7 @@ def _audience(request, campaign: Campaign):
         lists = list(data["lists"])
         if data.get("csv_file"):
             csv_result = wizard.contact_list_from_csv(tenant=request.tenant, upload=data["csv_file"],
-                                                      name=data["csv_list_name"])
+                                                      name=data["csv_list_name"], actor=request.user)
             if csv_result.contact_list is None or not csv_result.added:
                 problems = csv_result.problems or ["The file has no rows."]
                 form.add_error("csv_file", f"No contacts could be read ({csv_result.rejected} rows rejected). "

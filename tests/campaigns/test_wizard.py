@@ -294,6 +294,17 @@ def test_csv_without_usable_rows_is_refused_with_the_reason(marketer_client, ten
         assert not ContactList.objects.filter(name="Nope").exists()
 
 
+def test_a_file_that_is_not_a_csv_is_refused(marketer_client, tenant_a):
+    campaign = make_campaign(tenant_a)
+    upload = SimpleUploadedFile("leads.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" * 20, content_type="text/csv")
+    response = marketer_client.post(step_url(campaign, "audience"), {
+        "target": "choose", "csv_file": upload, "csv_list_name": "Pic", "nav": "next"})
+    assert response.status_code == 400
+    assert "No contacts could be read" in response.content.decode()
+    with tenant_scope(tenant_a):
+        assert not ContactList.objects.filter(name="Pic").exists() and not campaign.lists.exists()
+
+
 def test_budget_and_schedule_validation(marketer_client, tenant_a):
     campaign = make_campaign(tenant_a)
     response = marketer_client.post(step_url(campaign, "budget"), budget_data(
