@@ -1,0 +1,107 @@
+"""Campaign attachments: recognised by their first bytes, never by the file name or the browser's
+content type (both are whatever the uploader says), checked for size, stored through Django's
+default storage as CampaignMedia."""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+
+from django.core.files.uploadedfile import UploadedFile
+from django.template.defaultfilters import filesizeformat
+
+from campaigns.models import Campaign, CampaignMedia
+
+MB = 1024 * 1024
+Kind = CampaignMedia.Kind
+
+
+@dataclass(frozen=True)
+class MediaType:
+    kind: str
+    content_type: str
+    extension: str
+    label: str
+    max_bytes: int
+
+
+# WhatsApp's own limits (image 5 MB, video 16 MB) are the tightest of our channels; documents are
+# held to 16 MB too so a broadcast does not push hundreds of megabytes per recipient.
+JPEG = MediaType(Kind.IMAGE, "image/jpeg", "jpg", "JPG image", 5 * MB)
+PNG = MediaType(Kind.IMAGE, "image/png", "png", "PNG image", 5 * MB)
+GIF = MediaType(Kind.IMAGE, "image/gif", "gif", "GIF image", 5 * MB)
+MP4 = MediaType(Kind.VIDEO, "video/mp4", "mp4", "MP4 video", 16 * MB)
+PDF = MediaType(Kind.DOCUMENT, "application/pdf", "pdf", "PDF document", 16 * MB)
+DOC = MediaType(Kind.DOCUMENT, "application/msword", "doc", "Word document", 16 * MB)
+DOCX = MediaType(Kind.DOCUMENT, "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                 "docx", "Word document", 16 * MB)
+
+ACCEPTED_LABEL = "JPG, PNG or GIF images (up to 5 MB), MP4 video (up to 16 MB), PDF or Word documents (up to 16 MB)"
+# For the file input's accept attribute: a hint to the browser's picker, not a check.
+ACCEPT_ATTR = ".jpg,.jpeg,.png,.gif,.mp4,.pdf,.doc,.docx"
+
+
+class MediaRejected(ValueError):
+    """The upload is not an accepted type or is too large; the message says which."""
+
+
+def media_type_sniff(head: bytes, upload: UploadedFile | None = None) -> MediaType | None:
+    """The type the bytes actually are, from their signature; None when not one we accept."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return JPEG
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return PNG
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return GIF
+    if head[4:8] == b"ftyp" and head[8:12] in (b"isom", b"iso2", b"mp41", b"mp42", b"avc1", b"M4V ", b"dash"):
+        return MP4
+    if head.startswith(b"%PDF-"):
+        return PDF
+    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):  # OLE2 compound file: .doc
+        return DOC
+    if head.startswith(b"PK\x03\x04") and upload is not None and _is_docx(upload):
+        return DOCX
+    return None
+
+
+def _is_docx(upload: UploadedFile) -> bool:
+    # Any zip starts with PK; only a Word package holds word/document.xml.
+    try:
+        upload.seek(0)
+        with zipfile.ZipFile(upload) as archive:
+            return "word/document.xml" in archive.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
+    finally:
+        upload.seek(0)
+
+
+def media_validate(upload: UploadedFile) -> MediaType:
+    """The upload's real type, or MediaRejected with a message the marketer can act on."""
+    upload.seek(0)
+    head = upload.read(32)
+    upload.seek(0)
+    media_type = media_type_sniff(head, upload)
+    if media_type is None:
+        raise MediaRejected(f"“{upload.name}” is not a file type we can send. Upload {ACCEPTED_LABEL}.")
+    if upload.size > media_type.max_bytes:
+        raise MediaRejected(
+            f"“{upload.name}” is {filesizeformat(upload.size)}; a {media_type.label} may be at most "
+            f"{filesizeformat(media_type.max_bytes)}."
+        )
+    return media_type
+
+
+def media_store(*, campaign: Campaign, upload: UploadedFile) -> CampaignMedia:
+    """Validate and save an upload for `campaign`. The stored name carries the real extension."""
+    media_type = media_validate(upload)
+    original = (upload.name or "upload")[-255:]
+    stem = original.rsplit(".", 1)[0][:80] or "upload"
+    media = CampaignMedia(
+        tenant_id=campaign.tenant_id, campaign=campaign, original_name=original,
+        content_type=media_type.content_type, kind=media_type.kind, size_bytes=upload.size,
+    )
+    upload.seek(0)
+    media.file.save(f"{stem}.{media_type.extension}", upload, save=False)
+    media.save()
+    return media
