@@ -19,6 +19,7 @@ from campaigns.models import (
     CampaignContent,
     CampaignRun,
     CampaignStatus,
+    CampaignType,
     ChannelBudget,
     Delivery,
     DeliveryStatus,
@@ -75,6 +76,11 @@ def run_create(*, campaign: Campaign, occurrence_at: dt.datetime) -> CampaignRun
 
 def campaign_launch(*, campaign: Campaign, actor=None, now: dt.datetime | None = None) -> Campaign:
     """Send now, or schedule for campaign.scheduled_at. Raises CampaignNotReady or IllegalTransition."""
+    if campaign.type != CampaignType.BROADCAST:
+        # Drip and triggered campaigns: content lives in workflow steps, the audience is the trigger.
+        from campaigns.journeys.services import journey_campaign_launch
+
+        return journey_campaign_launch(campaign=campaign, now=now)
     now = now or timezone.now()
     problems = campaign_readiness_errors(campaign, now=now)
     if problems:

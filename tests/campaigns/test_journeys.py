@@ -500,3 +500,16 @@ def test_the_beat_tick_finds_due_campaigns_but_not_paused_ones(scoped):
         services.campaign_pause(campaign=Campaign.objects.get(pk=c.pk))
         assert engine.campaigns_with_due_journeys() == []
         assert triggers.campaigns_to_check() == []
+
+
+def test_the_common_launch_service_starts_a_drip_campaign_through_its_journey(tenant_a):
+    # The wizard's Send now calls campaigns.services.campaign_launch for every campaign type.
+    from campaigns.models import Campaign, CampaignType
+    from campaigns.services import CampaignNotReady, campaign_launch
+
+    with tenant_scope(tenant_a):
+        drip = Campaign.objects.create(tenant=tenant_a, name="Welcome series", type=CampaignType.DRIP)
+        with pytest.raises(CampaignNotReady) as refused:
+            campaign_launch(campaign=drip)
+    # Refused for journey reasons (no trigger / steps), not for broadcast content or audience.
+    assert not any("content is incomplete" in p for p in refused.value.problems)
