@@ -1,11 +1,8 @@
-"""{% audiences_tabs %}: the sub-navigation of the Audiences section.
-
-Segments and Imports are linked only when their URLs exist, so each area can ship on its own."""
+"""{% audiences_tabs %}: the sub-navigation of the Audiences section."""
 
 from __future__ import annotations
 
 from django import template
-from django.urls import NoReverseMatch
 
 from audiences.models import ConsentState
 from tenants.urls_helpers import tenant_reverse
@@ -17,7 +14,7 @@ TABS = (
     ("segments", "Segments", "audiences:segment_list"),
     ("lists", "Lists", "audiences:list_index"),
     ("tags", "Tags", "audiences:tag_list"),
-    ("imports", "Imports", "audiences:import_list"),
+    ("imports", "Imports", "audiences:imports"),
     ("suppressions", "Suppressions", "audiences:suppression_list"),
 )
 # url_name prefixes -> tab, for pages that do not say which tab they belong to.
@@ -41,10 +38,7 @@ def audiences_tabs(context, current: str = ""):
     current = current or _current(request)
     tabs = []
     for key, label, name in TABS:
-        try:
-            url = tenant_reverse(request.tenant, name)
-        except NoReverseMatch:
-            continue
+        url = tenant_reverse(request.tenant, name)
         tabs.append({"key": key, "label": label, "url": url, "current": key == current})
     return {"tabs": tabs}
 

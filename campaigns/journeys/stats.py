@@ -1,6 +1,7 @@
 """Per-step figures for the workflow page: entered (a counter the engine keeps), sent, delivered,
 read or clicked, replied (grouped from the campaign's deliveries by step), in the step now and
-ended at the step (grouped from journeys). Conversion is left out: nothing tracks it yet."""
+ended at the step (grouped from journeys), and converted (deliveries of the step that led to a
+tracked conversion: analytics' click redirects and conversions API)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ class StepStats:
     delivered: int = 0
     engaged: int = 0  # read or clicked
     replied: int = 0
+    converted: int = 0
     here: int = 0     # in this step now (waiting, or due)
     ended: int = 0    # completed or exited at this step
     opted_out: int = 0
@@ -55,6 +57,13 @@ def workflow_stats(campaign: Campaign, steps: list[WorkflowStep]) -> dict:
         stats = out[step_id]
         for name in ("sent", "skipped", "delivered", "engaged", "replied"):
             setattr(stats, name, getattr(stats, name) + row[name])
+    # Through the reverse relation: campaigns does not import analytics.
+    conversions = (Delivery.objects.filter(campaign=campaign, is_test=False, conversions__isnull=False)
+                   .values("step").order_by().annotate(converted=Count("id", distinct=True)))
+    for row in conversions:
+        step_id = by_number.get(step_number_of(row["step"]))
+        if step_id is not None:
+            out[step_id].converted += row["converted"]
     journeys = (Journey.objects.filter(campaign=campaign, step__isnull=False).values("step_id").order_by()
                 .annotate(here=Count("id", filter=Q(state__in=LIVE_STATES)),
                           ended=Count("id", filter=Q(state__in=(JourneyState.COMPLETED, JourneyState.EXITED))),

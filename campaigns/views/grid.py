@@ -24,7 +24,7 @@ from campaigns.selectors_grid import (
     with_grid_relations,
 )
 from campaigns.services_grid import BULK_ACTIONS, campaign_star_set, campaigns_bulk_action
-from campaigns.views.common import campaigns_required, optional_url
+from campaigns.views.common import campaigns_required
 from tenants.models import CHANNEL_LABELS
 from tenants.urls_helpers import tenant_reverse
 
@@ -68,7 +68,7 @@ def campaign_list(request):
         "statuses": [*CampaignStatus.choices, (ARCHIVED, "Archived")],
         "channels": [(key, CHANNEL_LABELS[key]) for key in request.tenant.enabled_channels],
         "can_edit": request.membership.can_edit,
-        "new_url": optional_url(request.tenant, "campaigns:new"),
+        "new_url": tenant_reverse(request.tenant, "campaigns:new"),
     })
 
 

@@ -485,6 +485,27 @@ def test_per_step_statistics_count_entries_sends_engagement_and_endings(scoped):
     assert stats[steps["wait"].pk].entered == 2
 
 
+def test_a_conversion_counts_on_the_step_whose_message_led_to_it(scoped):
+    from analytics.models import Conversion
+    from campaigns.journeys.stats import workflow_stats
+
+    buyer = contact(scoped, 1)
+    contact(scoped, 2)
+    c = journey_campaign(scoped)
+    steps = branching(c)
+    with time_machine.travel(T0, tick=False):
+        run = launch(c)
+        tick(c)
+        drain(run)
+    sent = Delivery.objects.get(contact=buyer, step=steps["a"].number)
+    for _ in range(2):  # two purchases from one message are one converted delivery
+        Conversion.objects.create(tenant=scoped, delivery=sent, contact=buyer, campaign=c, event="purchase",
+                                  occurred_at=T0)
+    stats = workflow_stats(c, list(WorkflowStep.objects.filter(campaign=c).order_by("position")))
+    assert stats[steps["a"].pk].converted == 1
+    assert stats[steps["b"].pk].converted == 0
+
+
 def test_the_beat_tick_finds_due_campaigns_but_not_paused_ones(scoped):
     contact(scoped, 1)
     c = journey_campaign(scoped)
