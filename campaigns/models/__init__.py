@@ -1,3 +1,11 @@
+from campaigns.models.autoreply import (
+    AutoReply,
+    AutoReplySettings,
+    AutoReplySource,
+    AutoReplyStatus,
+    ResponseTrigger,
+    TriggerKind,
+)
 from campaigns.models.campaign import (
     CHANNEL_CHOICES,
     WHATSAPP_MAX_BROADCAST_LIST,
@@ -34,4 +42,5 @@ __all__ = [
     "CampaignRun", "CampaignStatus", "ContactSendTime", "CampaignType", "ChannelBudget", "DailyChannelStats", "Delivery",
     "DeliveryStatus", "MessageTemplate", "Recurrence", "RunChannelStats", "RunStatus", "SendMode", "SkipReason",
     "TemplateCategory", "TemplateStatus",
+    "AutoReply", "AutoReplySettings", "AutoReplySource", "AutoReplyStatus", "ResponseTrigger", "TriggerKind",
 ]
