@@ -25,6 +25,7 @@ from campaigns.models import (
     ResponseTrigger,
     RunChannelStats,
 )
+from channels.models import ChannelConfig
 from tenants.scoping import tenant_scope
 from tests.channels.conftest import create_config
 from tests.channels.providers.fake_hub import hub_fixture  # noqa: F401
@@ -50,15 +51,19 @@ def openai_key(settings):
 
 def make_campaign(tenant, *, trained=True, consent=ConsentState.OPTED_IN, name="Diwali sale"):
     """A sent WhatsApp campaign with one delivery to PHONE through a Meta config."""
-    config = create_config(tenant, provider="meta_whatsapp", channel="whatsapp", settings={"phone_number_id": "1055"},
-                           secrets={"access_token": "EAAG-token", "app_secret": APP_SECRET}, is_default=True)
+    with tenant_scope(tenant):
+        config = ChannelConfig.objects.filter(tenant=tenant, provider="meta_whatsapp").first()
+    config = config or create_config(tenant, provider="meta_whatsapp", channel="whatsapp", is_default=True,
+                                     settings={"phone_number_id": "1055"},
+                                     secrets={"access_token": "EAAG-token", "app_secret": APP_SECRET})
     with tenant_scope(tenant):
         campaign = Campaign.objects.create(
             tenant=tenant, name=name, description="20% off all lamps until Sunday.", channels=["whatsapp"],
             ai_training_status=AiTrainingStatus.TRAINED if trained else AiTrainingStatus.NOT_TRAINED)
         CampaignContent.objects.create(tenant=tenant, campaign=campaign, channel="whatsapp",
                                        data={"mode": "session", "session_text": "Hi {{ first_name }}, lamps are 20% off!"})
-        contact = Contact.objects.create(tenant=tenant, first_name="Asha", phone=PHONE, consent_whatsapp=consent)
+        contact = (Contact.objects.filter(tenant=tenant, phone=PHONE).first()
+                   or Contact.objects.create(tenant=tenant, first_name="Asha", phone=PHONE, consent_whatsapp=consent))
         run = CampaignRun.objects.create(tenant=tenant, campaign=campaign, occurrence_at=timezone.now(), status="completed")
         RunChannelStats.objects.create(tenant=tenant, run=run, campaign=campaign, channel="whatsapp", sent=1)
         delivery = Delivery.objects.create(
@@ -259,3 +264,38 @@ def test_auto_replies_and_handovers_are_listed_on_the_campaign_page(tenant_a, hu
     assert "AI replies" in page and "From ₹499." in page and "let me speak to an agent" in page
     assert "Needs a person" in page and "Trigger" in page
     assert f"/campaigns/{campaign.pk}/ai/" in page
+
+
+def test_an_intent_the_model_recognises_gets_that_triggers_template(tenant_a, hub, deliver, monkeypatch):
+    campaign, _, config = make_campaign(tenant_a)
+    add_trigger(campaign, kind="intent", intent="asks where the store is", response="{{ first_name }}, we're on MG Road.")
+    prompts = []
+
+    def model(*, messages, **kwargs):
+        # The fake echoes; a real model answers the way the prompt asks when an intent matches.
+        prompts.append(messages[0]["content"])
+        return "INTENT 1"
+
+    monkeypatch.setattr("channels.ai.chat_complete", model)
+    deliver(config, "where can I find you?")
+
+    [row] = replies(tenant_a)
+    assert (row.status, row.source, row.reply_text) == ("sent", "trigger", "Asha, we're on MG Road.")
+    assert "1. asks where the store is" in prompts[0]
+    assert sent_texts(hub) == ["Asha, we're on MG Road."]
+
+
+def test_with_ai_switched_off_triggers_still_answer_and_the_rest_is_handed_over(tenant_a, hub, deliver):
+    tenant_a.ai_enabled = False
+    tenant_a.save()
+    campaign, _, config = make_campaign(tenant_a)
+    add_trigger(campaign, keywords=["price"], response="From ₹499.")
+    set_instruction(campaign, "Be warm.")
+
+    deliver(config, "price?", message_id="wamid.a")
+    deliver(config, "Open on Sunday?", message_id="wamid.b")
+
+    first, second = replies(tenant_a)
+    assert (first.source, first.status) == ("trigger", "sent")
+    assert (second.source, second.status) == ("handover", "handover") and "AI is switched off" in second.note
+    assert hub.received("openai") == []
