@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from campaigns.models import AutoReply, AutoReplySettings, AutoReplyStatus, Campaign
+from audiences.models import Contact
+from campaigns.models import AutoReply, AutoReplySettings, AutoReplyStatus, Campaign, Delivery
 
 RECENT = 20
 SHOWN = (AutoReplyStatus.SENT, AutoReplyStatus.HANDOVER, AutoReplyStatus.FAILED)
@@ -18,3 +19,10 @@ def autoreply_settings_for(*, campaign: Campaign) -> AutoReplySettings:
     """The saved settings, or unsaved defaults (read-only pages never write)."""
     return (AutoReplySettings.objects.filter(campaign=campaign).first()
             or AutoReplySettings(campaign=campaign, tenant=campaign.tenant))
+
+
+def sample_contact(*, campaign: Campaign) -> Contact | None:
+    """A recipient of the campaign, so the test box fills {{ first_name }} like a real answer would."""
+    row = (Delivery.objects.filter(campaign=campaign, channel="whatsapp", contact__isnull=False)
+           .select_related("contact")[:1])
+    return row[0].contact if row else None

@@ -10,7 +10,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 from campaigns.ai_replies import services
 from campaigns.ai_replies.answer import reply_decide
 from campaigns.ai_replies.forms import InstructionForm, TestMessageForm, TriggerForm
-from campaigns.ai_replies.selectors import auto_replies_recent, autoreply_settings_for
+from campaigns.ai_replies.selectors import (
+    auto_replies_recent,
+    autoreply_settings_for,
+    sample_contact,
+)
 from campaigns.models import AiTrainingStatus, Campaign, ResponseTrigger
 from campaigns.views.common import campaigns_required
 from tenants.decorators import role_required
@@ -133,8 +137,10 @@ def autoreply_test(request, campaign_id):
     """What the campaign would answer; nothing is sent or recorded."""
     campaign = _campaign(request, campaign_id)
     form = TestMessageForm(request.POST)
-    decision = reply_decide(campaign=campaign, text=form.cleaned_data["message"]) if form.is_valid() else None
+    contact = sample_contact(campaign=campaign)
+    decision = (reply_decide(campaign=campaign, text=form.cleaned_data["message"], contact=contact)
+                if form.is_valid() else None)
+    result = {"test_form": form, "decision": decision, "sample": contact}
     if request.htmx:
-        return render(request, "campaigns/autoreply/settings.html#test-result",
-                      {"campaign": campaign, "test_form": form, "decision": decision})
-    return _render(request, campaign, test_form=form, decision=decision)
+        return render(request, "campaigns/autoreply/settings.html#test-result", {"campaign": campaign, **result})
+    return _render(request, campaign, **result)
