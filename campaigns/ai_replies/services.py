@@ -80,13 +80,13 @@ def inbound_replies_queue(*, replies: list[tuple[Delivery, StatusEvent]]) -> lis
     task once the transaction commits. Compliance keywords (STOP, HELP...) are audiences' business."""
     from campaigns.ai_replies.tasks import auto_reply_handle_task
 
+    candidates = [(d, e) for d, e in replies
+                  if d.channel == "whatsapp" and not e.keyword and e.text.strip() and not d.is_test]
+    trained = set(Campaign.objects.filter(pk__in={d.campaign_id for d, _ in candidates},
+                                          ai_training_status=AiTrainingStatus.TRAINED).values_list("pk", flat=True))
     queued = []
-    for delivery, event in replies:
-        if delivery.channel != "whatsapp" or event.keyword or not event.text.strip() or delivery.is_test:
-            continue
-        trained = Campaign.objects.filter(pk=delivery.campaign_id,
-                                          ai_training_status=AiTrainingStatus.TRAINED).exists()
-        if not trained:
+    for delivery, event in candidates:
+        if delivery.campaign_id not in trained:
             continue
         try:
             with transaction.atomic():  # a savepoint: a replayed inbound must not break the webhook
