@@ -80,3 +80,6 @@ def send_times_refresh_all_task() -> int:
     for tenant_id in tenant_ids:
         send_times_refresh_task.delay(tenant_id)
     return len(tenant_ids)
+
+# AI auto-replies keep their task beside their code; importing it here registers it with workers.
+from campaigns.ai_replies.tasks import auto_reply_handle_task  # noqa: E402,F401

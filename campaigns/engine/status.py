@@ -85,6 +85,7 @@ def status_events_apply(*, config: ChannelConfig, events: list[StatusEvent]) -> 
         by_provider = {d.provider_message_id: d for d in found.values() if d.provider_message_id}
         deltas: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         changed: dict[int, Delivery] = {}
+        inbound: list[tuple[Delivery, StatusEvent]] = []
         for event in sorted(events, key=lambda e: (e.occurred_at or timezone.now())):
             delivery = _match(event, by_uuid, by_provider, config)
             if delivery is None:
@@ -93,6 +94,8 @@ def status_events_apply(*, config: ChannelConfig, events: list[StatusEvent]) -> 
             stage = event.stage if event.stage is not None else Stage.REPLIED
             if _apply(delivery, event, stage, deltas[(delivery.run_id, delivery.channel)]):
                 changed[delivery.pk] = delivery
+            if stage == Stage.REPLIED and event.text:
+                inbound.append((delivery, event))
         for delivery in changed.values():
             delivery.save(update_fields=["status", "sent_at", "delivered_at", "read_at", "clicked_at", "replied_at",
                                          "failed_at", "error_code", "error_message", "disposition", "reply_text"])
@@ -103,6 +106,12 @@ def status_events_apply(*, config: ChannelConfig, events: list[StatusEvent]) -> 
             per_run[run_id][channel] = dict(counts)
         for run_id, channel_deltas in per_run.items():
             stats_bump_many(run=runs[run_id], deltas=channel_deltas)
+        if inbound:
+            # Hook for AI auto-replies (trained WhatsApp campaigns answer on their own): it queues
+            # work in this transaction and sends nothing itself.
+            from campaigns.ai_replies.services import inbound_replies_queue
+
+            inbound_replies_queue(replies=inbound)
     return unmatched
 
 

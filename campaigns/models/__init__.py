@@ -1,3 +1,11 @@
+from campaigns.models.autoreply import (
+    AutoReply,
+    AutoReplySettings,
+    AutoReplySource,
+    AutoReplyStatus,
+    ResponseTrigger,
+    ResponseTriggerKind,
+)
 from campaigns.models.campaign import (
     CHANNEL_CHOICES,
     WHATSAPP_MAX_BROADCAST_LIST,
@@ -59,4 +67,6 @@ __all__ = [
     "CREATED_DATE", "ENGAGEMENT_CONDITIONS", "LIVE_STATES", "MAX_STEPS", "STEP_STRIDE", "CampaignTrigger", "ConditionKind",
     "ContactEvent", "EntryFrequency", "ExitReason", "Journey", "JourneyState", "StepKind", "TriggerKind",
     "TriggerMembership", "WaitMode", "WorkflowStep", "delivery_step", "step_number_of",
+    # auto-replies
+    "AutoReply", "AutoReplySettings", "AutoReplySource", "AutoReplyStatus", "ResponseTrigger", "ResponseTriggerKind",
 ]

@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from campaigns.ai_replies.services import TRAINING_ACTIONS, campaigns_training_set
 from campaigns.csvexport import csv_response
 from campaigns.models import Campaign, CampaignStatus, CampaignType
 from campaigns.selectors_grid import (
@@ -129,9 +130,14 @@ def campaign_bulk(request):
         return HttpResponseBadRequest("Bad campaign id.")
     if action == "export":
         return _grid_csv(request, with_grid_relations(campaigns_selected(tenant=request.tenant, ids=ids)))
-    if action not in BULK_ACTIONS:
+    if action in TRAINING_ACTIONS:
+        # "Update training status" (AI auto-replies): its own service, which refuses campaigns with
+        # neither a trigger nor an instruction.
+        outcome = campaigns_training_set(tenant=request.tenant, ids=ids, action=action)
+    elif action not in BULK_ACTIONS:
         return HttpResponseBadRequest("Unknown bulk action.")
-    outcome = campaigns_bulk_action(tenant=request.tenant, actor=request.user, ids=ids, action=action)
+    else:
+        outcome = campaigns_bulk_action(tenant=request.tenant, actor=request.user, ids=ids, action=action)
     if outcome.done:
         messages.success(request, f"{len(outcome.done)} done: " + "; ".join(outcome.done) + ".")
     for reason in outcome.refused:

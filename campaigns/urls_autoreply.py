@@ -1,0 +1,13 @@
+from django.urls import path
+
+from campaigns.views import autoreply
+
+urlpatterns = [
+    path("<uuid:campaign_id>/ai/", autoreply.autoreply_settings, name="autoreply"),
+    path("<uuid:campaign_id>/ai/triggers/", autoreply.trigger_add, name="autoreply_trigger_add"),
+    path("<uuid:campaign_id>/ai/triggers/<uuid:trigger_id>/", autoreply.trigger_edit, name="autoreply_trigger"),
+    path("<uuid:campaign_id>/ai/triggers/<uuid:trigger_id>/delete/", autoreply.trigger_delete,
+         name="autoreply_trigger_delete"),
+    path("<uuid:campaign_id>/ai/training/", autoreply.training_status, name="autoreply_training"),
+    path("<uuid:campaign_id>/ai/test/", autoreply.autoreply_test, name="autoreply_test"),
+]
