@@ -77,7 +77,8 @@ def telegram_subscriber_rows(subscribers: QuerySet[TelegramSubscriber], *, tenan
                 chunk = chunk.filter(older_than_q(cursor))
             batch = list(chunk.values_list(*fields)[:EXPORT_CHUNK])
         for _pk, _created, first, last, username, chat_id, joined, consent, blocked_at, payload in batch:
-            yield [first, last, f"@{username}" if username else "", chat_id, joined.astimezone(dt.UTC).isoformat(),
+            # The username without its "@": a leading @ would be read as a formula and neutralized.
+            yield [first, last, username, chat_id, joined.astimezone(dt.UTC).isoformat(),
                    consent, "yes" if blocked_at else "", payload]
         if len(batch) < EXPORT_CHUNK:
             return
