@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import pytest
 
-from audiences.models import ConsentEvent, ConsentSource, ConsentState, Contact, TelegramChat, TelegramSubscriber
+from audiences.models import (
+    ConsentEvent,
+    ConsentSource,
+    ConsentState,
+    Contact,
+    TelegramChat,
+    TelegramSubscriber,
+)
 from audiences.tasks import telegram_chats_refresh_task
 from audiences.telegram import telegram_chats_refresh
 from channels.selectors import channel_adapter
