@@ -20,7 +20,7 @@ from audiences.models import (
     TelegramSubscriber,
 )
 from audiences.telegram import telegram_subscriber_start
-from channels.fakes.telegram import BLOCKED_CHAT
+from channels.fakes.telegram import BLOCKED_CHAT, MISSING_CHAT
 from tenants.scoping import tenant_scope
 from tenants.urls_helpers import tenant_reverse
 from tests.channels.conftest import create_config
@@ -74,6 +74,16 @@ def test_refresh_recounts_members_through_the_bot_api(owner_client, tenant_a, hu
     with tenant_scope(tenant_a):
         chat.refresh_from_db()
     assert chat.member_count == 77
+
+
+def test_a_group_telegram_no_longer_knows_is_marked_left_on_refresh(owner_client, tenant_a, hub):
+    # The fake answers "chat not found" for MISSING_CHAT, as Telegram does for a deleted group.
+    chat = add_chat(tenant_a, bot_config(tenant_a), chat_id=MISSING_CHAT, title="Deleted group")
+    response = owner_client.post(url(tenant_a, "telegram_groups_refresh"), follow=True)
+    assert "Deleted group: Bad Request: chat not found" in response.content.decode()
+    with tenant_scope(tenant_a):
+        chat.refresh_from_db()
+    assert chat.bot_status == TelegramChat.BotStatus.LEFT
 
 
 def test_leave_group_calls_leave_chat_and_marks_the_group_left(owner_client, tenant_a, hub):
@@ -150,6 +160,8 @@ def test_bad_bulk_input_is_explained(marketer_client, tenant_a):
     subscriber = subscribe(tenant_a)
     response = marketer_client.post(url(tenant_a, "telegram_subscribers_action"), {"action": "list_add"})
     assert response.status_code == 400 and "Tick at least one subscriber." in response.content.decode()
+    response = marketer_client.post(url(tenant_a, "telegram_subscribers_action"), {"ids": [subscriber.pk]})
+    assert response.status_code == 400 and "This field is required." in response.content.decode()
     response = marketer_client.post(url(tenant_a, "telegram_subscribers_action"),
                                     {"action": "list_add", "ids": [subscriber.pk]})
     assert response.status_code == 400 and "Choose the list to add them to." in response.content.decode()
