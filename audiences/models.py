@@ -303,3 +303,100 @@ class ImportRejection(TenantOwnedModel):
 
     class Meta:
         ordering = ["row_number", "id"]
+
+
+# --- Telegram: the bot's groups and channels, and the people who started it -----------------------
+# Telegram's own words: a bot learns it was added to (or removed from) a chat only from the
+# my_chat_member updates it receives; a user "subscribes" by sending /start to the bot.
+
+
+class TelegramChat(TenantOwnedModel):
+    """A group, supergroup or channel the bot of one Telegram config is (or was) in."""
+
+    class Type(models.TextChoices):
+        GROUP = "group", "Group"
+        SUPERGROUP = "supergroup", "Supergroup"
+        CHANNEL = "channel", "Channel"
+
+    class BotStatus(models.TextChoices):
+        MEMBER = "member", "Member"
+        ADMINISTRATOR = "administrator", "Administrator"
+        LEFT = "left", "Left"
+        KICKED = "kicked", "Removed"
+
+    # Where the bot can still post; the others are kept for history and hidden from targeting.
+    ACTIVE = frozenset({BotStatus.MEMBER, BotStatus.ADMINISTRATOR})
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    channel_config = models.ForeignKey("channels.ChannelConfig", on_delete=models.CASCADE, related_name="+")
+    chat_id = models.BigIntegerField()
+    type = models.CharField(max_length=10, choices=Type.choices)
+    title = models.CharField(max_length=255, blank=True)
+    username = models.CharField(max_length=64, blank=True)
+    member_count = models.PositiveIntegerField(null=True, blank=True)  # None until first counted
+    member_count_at = models.DateTimeField(null=True, blank=True)
+    bot_status = models.CharField(max_length=13, choices=BotStatus.choices, default=BotStatus.MEMBER)
+    # The last message the bot saw in the chat (in privacy mode a bot sees only commands and
+    # replies to it, so this is a floor, not an exact figure).
+    last_post_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["title", "chat_id"]
+        constraints = [models.UniqueConstraint(fields=["channel_config", "chat_id"], name="telegramchat_unique_chat")]
+        indexes = [models.Index(fields=["tenant", "bot_status"], name="telegramchat_status")]
+
+    def __str__(self) -> str:
+        return self.title or str(self.chat_id)
+
+    @property
+    def is_active(self) -> bool:
+        return self.bot_status in self.ACTIVE
+
+
+class TelegramSubscriber(TenantOwnedModel):
+    """Someone who started the bot: their contact, when they joined, and whether we blocked them.
+
+    The chat id lives here too, so a blocked subscriber stays recognisable after blocking cleared
+    it from the contact (which is what keeps fan-out and STOP/START keywords away from them)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    contact = models.OneToOneField(Contact, on_delete=models.CASCADE, related_name="telegram_subscriber")
+    chat_id = models.CharField(max_length=32)
+    joined_at = models.DateTimeField()
+    start_payload = models.CharField(max_length=64, blank=True)  # the deep link's "/start <payload>"
+    blocked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)  # keyset pagination of the subscribers page
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "chat_id"], name="telegramsubscriber_unique_chat")]
+
+    def __str__(self) -> str:
+        return f"{self.contact} ({self.chat_id})"
+
+
+class TelegramDirectMessage(TenantOwnedModel):
+    """A one-off message a marketer sent a subscriber from the subscribers page (not a campaign)."""
+
+    class Status(models.TextChoices):
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    contact = models.ForeignKey(Contact, null=True, on_delete=models.SET_NULL, related_name="telegram_messages")
+    chat_id = models.CharField(max_length=32)
+    text = models.TextField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.SENDING)
+    provider_message_id = models.CharField(max_length=64, blank=True)
+    error_message = models.CharField(max_length=500, blank=True)
+    sent_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.chat_id}: {self.text[:40]}"

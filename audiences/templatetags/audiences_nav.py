@@ -16,10 +16,11 @@ TABS = (
     ("tags", "Tags", "audiences:tag_list"),
     ("imports", "Imports", "audiences:imports"),
     ("suppressions", "Suppressions", "audiences:suppression_list"),
+    ("telegram", "Telegram", "audiences:telegram_groups"),
 )
 # url_name prefixes -> tab, for pages that do not say which tab they belong to.
 PREFIXES = (("segment", "segments"), ("import", "imports"), ("list", "lists"), ("tag", "tags"),
-            ("suppression", "suppressions"))
+            ("suppression", "suppressions"), ("telegram", "telegram"))
 
 
 def _current(request) -> str:

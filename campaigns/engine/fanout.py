@@ -112,6 +112,50 @@ def fan_out_social(*, run: CampaignRun) -> int:
     return len(Delivery.objects.bulk_create(rows, ignore_conflicts=True))
 
 
+def telegram_targets(content) -> tuple[bool, list[int]]:
+    """(DM the audience's subscribers?, group/channel chat ids) from the Telegram content's
+    data["targets"]; a campaign saved before targets existed messages its subscribers only."""
+    targets = (content.data.get("targets") if content else None) or {}
+    chat_ids = []
+    for value in targets.get("chat_ids") or ():
+        try:
+            chat_ids.append(int(value))
+        except (TypeError, ValueError):
+            continue
+    return bool(targets.get("subscribers", True)), chat_ids
+
+
+def fan_out_telegram_chats(*, run: CampaignRun, chat_ids: list[int]) -> int:
+    """Telegram groups and channels the campaign ticked: one delivery per chat, no contact, the chat
+    id as address (like fan_out_social). Only chats the bot is still in; a handful of rows, so
+    bulk_create rather than INSERT ... SELECT."""
+    from audiences.models import TelegramChat
+
+    if not chat_ids:
+        return 0
+    config = campaign_channel_config(run.campaign, "telegram")
+    chats = TelegramChat.objects.filter(tenant_id=run.tenant_id, chat_id__in=chat_ids,
+                                        bot_status__in=TelegramChat.ACTIVE)
+    addresses = sorted({str(chat_id) for chat_id in chats.values_list("chat_id", flat=True)})
+    rows = [Delivery(tenant_id=run.tenant_id, run=run, campaign_id=run.campaign_id, channel="telegram",
+                     address=address, channel_config=config,
+                     status=DeliveryStatus.PENDING if config else DeliveryStatus.SKIPPED,
+                     skip_reason="" if config else SkipReason.NO_CONFIG) for address in addresses]
+    return len(Delivery.objects.bulk_create(rows, ignore_conflicts=True))
+
+
+def _fan_out(run: CampaignRun, channel: str) -> int:
+    if channel == "social":
+        return fan_out_social(run=run)
+    if channel == "telegram":
+        # Telegram can go to the audience's subscribers (direct messages), to groups and
+        # channels the bot is in, or both: campaigns/content data["targets"].
+        subscribers, chat_ids = telegram_targets(run.campaign.contents.filter(channel="telegram").first())
+        added = fan_out_channel(run=run, channel=channel) if subscribers else 0
+        return added + fan_out_telegram_chats(run=run, chat_ids=chat_ids)
+    return fan_out_channel(run=run, channel=channel)
+
+
 def run_fan_out(*, run_id) -> CampaignRun | None:
     """Materialize a run's deliveries once, then mark it sending. Safe to call again after a crash."""
     claimed = CampaignRun.objects.filter(pk=run_id, status__in=(RunStatus.PENDING, RunStatus.FANNING_OUT)).update(
@@ -126,7 +170,7 @@ def run_fan_out(*, run_id) -> CampaignRun | None:
     )
     for channel in run.campaign.channels:
         with transaction.atomic():
-            added = fan_out_social(run=run) if channel == "social" else fan_out_channel(run=run, channel=channel)
+            added = _fan_out(run, channel)
         logger.info("Run %s: %s fan-out added %d deliveries", run.pk, channel, added)
 
     with transaction.atomic():

@@ -1,7 +1,9 @@
 """Fake Telegram Bot API, mounted under /telegram: TELEGRAM_API_BASE=<fake>/telegram.
 
   POST|GET /telegram/bot<token>/<method>   getMe, sendMessage, sendPhoto, sendDocument,
-                                           pinChatMessage, setWebhook, deleteWebhook, getWebhookInfo
+                                           pinChatMessage, setWebhook, deleteWebhook, getWebhookInfo,
+                                           getChatMemberCount (config["member_counts"] {chat id: n},
+                                           else DEFAULT_MEMBER_COUNT), leaveChat
 Simulation:
   POST /telegram/_update  {"chat_id": 5550001, "text": "/stop", "reply_to_message_id": 42,
                            "chat_type": "private"} or {"chat_id": ..., "blocked": true}
@@ -29,6 +31,7 @@ MISSING_CHAT = 400400
 BOT = {"id": 7000000001, "is_bot": True, "first_name": "Fake Relay Bot", "username": "fake_relay_bot",
        "can_join_groups": True, "can_read_all_group_messages": False, "supports_inline_queries": False}
 TEXT_LIMIT, CAPTION_LIMIT = 4096, 1024
+DEFAULT_MEMBER_COUNT = 42
 
 
 def error(code: int, description: str, **parameters: Any) -> web.Response:
@@ -112,7 +115,7 @@ def add_routes(app: web.Application, state: Any) -> None:
         if name == "getWebhookInfo":
             return web.json_response({"ok": True, "result": {"url": fake.config.get("webhook_url", ""),
                                                              "has_custom_certificate": False, "pending_update_count": 0}})
-        if name in ("sendMessage", "sendPhoto", "sendDocument", "pinChatMessage"):
+        if name in ("sendMessage", "sendPhoto", "sendDocument", "pinChatMessage", "getChatMemberCount", "leaveChat"):
             bad = check_chat(params.get("chat_id"))
             if bad is not None:
                 return bad
@@ -133,8 +136,11 @@ def add_routes(app: web.Application, state: Any) -> None:
             if params.get("caption"):
                 content["caption"] = params["caption"]
             return message_result(params, **content)
-        if name == "pinChatMessage":
+        if name in ("pinChatMessage", "leaveChat"):
             return web.json_response({"ok": True, "result": True})
+        if name == "getChatMemberCount":
+            counts = fake.config.get("member_counts") or {}
+            return web.json_response({"ok": True, "result": int(counts.get(str(params["chat_id"]), DEFAULT_MEMBER_COUNT))})
         return error(404, "Not Found: method not found")
 
     async def simulate_update(request: web.Request) -> web.Response:
@@ -144,10 +150,23 @@ def add_routes(app: web.Application, state: Any) -> None:
             return web.json_response({"ok": False, "error": "no webhook set (call setWebhook first)"}, status=409)
         chat_id = int(data.get("chat_id", 5550001))
         chat_type = data.get("chat_type") or ("private" if chat_id > 0 else "supergroup")
-        chat = {"id": chat_id, "type": chat_type}
-        user = {"id": int(data.get("from_id", chat_id if chat_id > 0 else 5550001)), "is_bot": False, "first_name": "Fake User"}
+        chat: dict[str, Any] = {"id": chat_id, "type": chat_type}
+        chat.update({key: data[key] for key in ("title", "username") if data.get(key)})
+        user = {"id": int(data.get("from_id", chat_id if chat_id > 0 else 5550001)), "is_bot": False,
+                "first_name": data.get("first_name") or "Fake User"}
+        if data.get("last_name"):
+            user["last_name"] = data["last_name"]
+        if data.get("from_username"):
+            user["username"] = data["from_username"]
         update: dict[str, Any] = {"update_id": next(update_ids)}
-        if data.get("blocked") is not None:
+        if data.get("bot_status"):
+            new = data["bot_status"]
+            update["my_chat_member"] = {
+                "chat": chat, "from": user, "date": int(time.time()),
+                "old_chat_member": {"user": BOT, "status": "member" if new in ("left", "kicked") else "left"},
+                "new_chat_member": {"user": BOT, "status": new},
+            }
+        elif data.get("blocked") is not None:
             update["my_chat_member"] = {
                 "chat": chat, "from": user, "date": int(time.time()),
                 "old_chat_member": {"user": BOT, "status": "member" if data["blocked"] else "kicked"},

@@ -35,6 +35,7 @@ from channels.providers import http
 logger = logging.getLogger(__name__)
 
 PARSE_MODES = ("HTML", "MarkdownV2", "Markdown")
+GROUP_TYPES = ("group", "supergroup", "channel")
 COMMAND_KEYWORDS = {"/stop": "stop", "/unsubscribe": "stop", "/start": "start", "/help": "help"}
 
 
@@ -237,6 +238,16 @@ class Telegram(ChannelAdapter):
         )
         return url
 
+    # --- groups and channels ------------------------------------------------------------------
+
+    def member_count(self, chat_id: int | str) -> int:
+        """How many members a group or channel has (getChatMemberCount), the bot included."""
+        return int(self.call("getChatMemberCount", {"chat_id": chat_id_of(str(chat_id))}) or 0)
+
+    def leave_chat(self, chat_id: int | str) -> None:
+        """Take the bot out of a group or channel (leaveChat)."""
+        self.call("leaveChat", {"chat_id": chat_id_of(str(chat_id))})
+
     def verify_callback(self, request) -> bool:
         expected = self.settings.webhook_secret
         given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
@@ -272,7 +283,9 @@ class Telegram(ChannelAdapter):
             provider_message_id=f"{chat_id}:{replied_to['message_id']}" if replies_to_us and "message_id" in replied_to else "",
             occurred_at=_date(message.get("date")),
             event_id=event_id,
-            from_address=str(chat_id),
+            # Group chatter that answers none of our posts is no reply to a campaign: without an
+            # address the engine does not pin it on the group's latest delivery. The chat is in raw.
+            from_address=str(chat_id) if private or replies_to_us else "",
             text=text,
             # In a group, one member typing /stop must not unsubscribe everybody.
             keyword=command_keyword(text) if private else "",
@@ -280,8 +293,11 @@ class Telegram(ChannelAdapter):
         )
 
     def _membership_event(self, member: dict, event_id: str) -> StatusEvent | None:
-        """A user blocking (status kicked) or unblocking the bot in a private chat."""
+        """A user blocking (status kicked) or unblocking the bot in a private chat; in a group or
+        channel, the bot added, promoted or removed (no address, no keyword: audiences reads raw)."""
         chat = member.get("chat") or {}
+        if chat.get("type") in GROUP_TYPES:
+            return StatusEvent(stage=None, occurred_at=_date(member.get("date")), event_id=event_id, raw=member)
         if chat.get("type") != "private":
             return None
         status = (member.get("new_chat_member") or {}).get("status")

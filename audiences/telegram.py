@@ -1,0 +1,193 @@
+"""Writes for Telegram audiences: the bot's groups and channels, and its subscribers.
+
+Both are learnt from the updates Telegram posts to our webhook (audiences.receivers_telegram):
+- my_chat_member in a group, supergroup or channel: the bot was added, promoted or removed;
+- /start in a private chat: the person becomes a subscriber (a contact with their chat id).
+/stop and blocking the bot are STOP keywords that audiences.receivers already turns into consent
+history; nothing here repeats that.
+
+Consent on /start uses ConsentSource.KEYWORD: the person typed the START command to the bot
+themselves, which is exactly what that source records for SMS and WhatsApp ("Keyword (STOP /
+START)"); "form" or "api" would misstate where the opt-in came from. Because the keyword receiver
+runs after ours and finds the contact already opted in, the history holds one event, not two.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from audiences import services
+from audiences.models import (
+    ConsentSource,
+    ConsentState,
+    Contact,
+    TelegramChat,
+    TelegramDirectMessage,
+    TelegramSubscriber,
+)
+from channels.base import OutboundMessage, ProviderError
+from channels.models import ChannelConfig
+from channels.selectors import channel_adapter, channel_config_for
+
+logger = logging.getLogger(__name__)
+
+# Telegram's ChatMember statuses for the bot -> ours. "restricted" is still in the chat.
+BOT_STATUSES = {"member": TelegramChat.BotStatus.MEMBER, "restricted": TelegramChat.BotStatus.MEMBER,
+                "administrator": TelegramChat.BotStatus.ADMINISTRATOR, "creator": TelegramChat.BotStatus.ADMINISTRATOR,
+                "left": TelegramChat.BotStatus.LEFT, "kicked": TelegramChat.BotStatus.KICKED}
+DM_LIMIT = 4096
+
+
+class TelegramUnavailable(ValueError):
+    """No usable bot, or Telegram refused the call; the message says which, for the marketer."""
+
+
+# --- groups and channels ---------------------------------------------------------------------------
+
+def telegram_chat_membership(*, config: ChannelConfig, member: dict[str, Any]) -> TelegramChat | None:
+    """Apply one my_chat_member update about the bot in a group or channel; None if it is not one."""
+    chat = member.get("chat") or {}
+    status = BOT_STATUSES.get(str((member.get("new_chat_member") or {}).get("status") or ""))
+    if chat.get("type") not in TelegramChat.Type.values or status is None or chat.get("id") is None:
+        return None
+    values = {"type": chat["type"], "bot_status": status, "tenant_id": config.tenant_id}
+    # A title or @name the update leaves out is not a rename: keep what we had.
+    values.update({key: str(chat[key])[:limit] for key, limit in (("title", 255), ("username", 64)) if chat.get(key)})
+    tg_chat, _ = TelegramChat.objects.update_or_create(channel_config=config, chat_id=int(chat["id"]),
+                                                       defaults=values)
+    return tg_chat
+
+
+def telegram_chat_seen(*, config: ChannelConfig, chat_id: int, at: dt.datetime | None) -> int:
+    """A message in a group or channel: move its last post forward (never back, updates can arrive late)."""
+    at = at or timezone.now()
+    return TelegramChat.objects.filter(Q(last_post_at__lt=at) | Q(last_post_at__isnull=True),
+                                       channel_config=config, chat_id=chat_id).update(last_post_at=at)
+
+
+def telegram_chats_refresh(*, chats) -> tuple[int, list[str]]:
+    """Re-count the members of each chat the bot is still in (getChatMemberCount).
+
+    Returns (how many were refreshed, one readable line per failure). A chat Telegram no longer
+    knows, or that removed the bot without telling us, is marked left rather than retried forever."""
+    refreshed, problems = 0, []
+    adapters: dict[Any, Any] = {}
+    for chat in chats.filter(bot_status__in=TelegramChat.ACTIVE).select_related("channel_config"):
+        config = chat.channel_config
+        try:
+            adapter = adapters.get(config.pk) or adapters.setdefault(config.pk, channel_adapter(config))
+            count = adapter.member_count(chat.chat_id)
+        except ProviderError as exc:
+            problems.append(f"{chat}: {exc.message}")
+            if exc.permanent and exc.code in ("400", "403"):
+                TelegramChat.objects.filter(pk=chat.pk).update(bot_status=TelegramChat.BotStatus.LEFT)
+            continue
+        TelegramChat.objects.filter(pk=chat.pk).update(member_count=count, member_count_at=timezone.now())
+        refreshed += 1
+    return refreshed, problems
+
+
+def telegram_chat_leave(*, chat: TelegramChat) -> None:
+    """Take the bot out of a group or channel; the chat stays listed as left."""
+    try:
+        channel_adapter(chat.channel_config).leave_chat(chat.chat_id)
+    except ProviderError as exc:
+        # Already gone (kicked, or the group deleted): the outcome the marketer asked for.
+        if not (exc.permanent and exc.code in ("400", "403")):
+            raise TelegramUnavailable(f"Telegram did not let the bot leave “{chat}”: {exc.message}") from exc
+    TelegramChat.objects.filter(pk=chat.pk).update(bot_status=TelegramChat.BotStatus.LEFT, updated_at=timezone.now())
+    chat.bot_status = TelegramChat.BotStatus.LEFT
+
+
+# --- subscribers -----------------------------------------------------------------------------------
+
+def telegram_subscriber_start(*, tenant_id: int, message: dict[str, Any], at: dt.datetime | None,
+                              evidence: dict[str, Any]) -> TelegramSubscriber | None:
+    """/start in a private chat: create or update the contact with that chat id and opt it in.
+
+    None when the chat was blocked by the tenant: a blocked person cannot opt back in by typing."""
+    chat_id = str((message.get("chat") or {}).get("id") or "")
+    sender = message.get("from") or {}
+    if not chat_id:
+        return None
+    words = str(message.get("text") or "").split(maxsplit=1)
+    payload = words[1][:64] if len(words) > 1 else ""
+    at = at or timezone.now()
+    with transaction.atomic():
+        subscriber = (TelegramSubscriber.objects.select_for_update().select_related("contact")
+                      .filter(tenant_id=tenant_id, chat_id=chat_id).first())
+        if subscriber is not None and subscriber.blocked_at is not None:
+            logger.info("Telegram /start from blocked chat %s ignored (tenant %s)", chat_id, tenant_id)
+            return None
+        contact = subscriber.contact if subscriber else (
+            Contact.objects.filter(tenant_id=tenant_id, telegram_chat_id=chat_id).order_by("created_at").first())
+        fields = {"telegram_chat_id": chat_id, "telegram_username": str(sender.get("username") or "")[:64]}
+        # Names typed into the CRM win over Telegram's display names; blanks are filled in.
+        for ours, theirs in (("first_name", "first_name"), ("last_name", "last_name")):
+            if not (contact and getattr(contact, ours)) and sender.get(theirs):
+                fields[ours] = str(sender[theirs])[:80]
+        contact = services.contact_save(tenant_id=tenant_id, contact=contact, fields=fields)
+        if subscriber is None:
+            subscriber = TelegramSubscriber.objects.create(tenant_id=tenant_id, contact=contact, chat_id=chat_id,
+                                                           joined_at=at, start_payload=payload)
+        services.consent_set(contact=contact, channel="telegram", state=ConsentState.OPTED_IN,
+                             source=ConsentSource.KEYWORD, evidence={**evidence, "keyword": "START"})
+    return subscriber
+
+
+def telegram_subscriber_remove(*, subscriber: TelegramSubscriber, actor) -> bool:
+    """Unsubscribe someone from the bot's messages (they can /start again)."""
+    return services.consent_set(contact=subscriber.contact, channel="telegram", state=ConsentState.OPTED_OUT,
+                                source=ConsentSource.ADMIN, evidence={"action": "telegram_remove"}, actor=actor)
+
+
+def telegram_subscriber_block(*, subscriber: TelegramSubscriber, actor) -> None:
+    """Opt out, flag, and take the chat id off the contact.
+
+    Without the chat id on the contact, campaign fan-out has no Telegram address for them and a
+    later START keyword finds no contact to opt back in; the subscriber row keeps the chat id so
+    /start is recognised and refused (telegram_subscriber_start)."""
+    with transaction.atomic():
+        services.consent_set(contact=subscriber.contact, channel="telegram", state=ConsentState.OPTED_OUT,
+                             source=ConsentSource.ADMIN, evidence={"action": "telegram_block"}, actor=actor)
+        TelegramSubscriber.objects.filter(pk=subscriber.pk).update(blocked_at=timezone.now())
+        Contact.objects.filter(pk=subscriber.contact_id, telegram_chat_id=subscriber.chat_id).update(
+            telegram_chat_id="", updated_at=timezone.now())
+
+
+def telegram_direct_message_send(*, tenant, subscriber: TelegramSubscriber, text: str, actor) -> TelegramDirectMessage:
+    """Send one message through the tenant's Telegram bot, recorded first and then its outcome."""
+    text = text.strip()
+    if not text:
+        raise ValueError("Write a message.")
+    if len(text) > DM_LIMIT:
+        raise ValueError(f"Telegram messages are limited to {DM_LIMIT} characters ({len(text)} written).")
+    if subscriber.blocked_at is not None:
+        raise ValueError("This subscriber is blocked.")
+    if subscriber.contact.consent("telegram") == ConsentState.OPTED_OUT:
+        raise ValueError("This subscriber has opted out of Telegram messages.")
+    config = channel_config_for(tenant=tenant, channel="telegram")
+    if config is None:
+        raise TelegramUnavailable("No Telegram bot is set up (or the channel is switched off) for this workspace.")
+    record = TelegramDirectMessage.objects.create(tenant_id=tenant.pk, contact=subscriber.contact,
+                                                  chat_id=subscriber.chat_id, text=text, sent_by=actor)
+    try:
+        [result] = channel_adapter(config).send([OutboundMessage(id=str(record.pk), to=subscriber.chat_id, text=text)])
+        error = result.error
+    except ProviderError as exc:
+        result, error = None, exc
+    if error is None:
+        TelegramDirectMessage.objects.filter(pk=record.pk, status=TelegramDirectMessage.Status.SENDING).update(
+            status=TelegramDirectMessage.Status.SENT, provider_message_id=result.provider_message_id or "")
+        record.status = TelegramDirectMessage.Status.SENT
+    else:
+        TelegramDirectMessage.objects.filter(pk=record.pk, status=TelegramDirectMessage.Status.SENDING).update(
+            status=TelegramDirectMessage.Status.FAILED, error_message=error.message[:500])
+        record.status, record.error_message = TelegramDirectMessage.Status.FAILED, error.message[:500]
+    return record
