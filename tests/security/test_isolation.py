@@ -11,7 +11,14 @@ from __future__ import annotations
 import pytest
 
 from tests.security.factories import build_world, snapshot
-from tests.security.routes import ID_KINDS, expand, id_param, kind_of, tenant_routes, unmapped_id_routes
+from tests.security.routes import (
+    ID_KINDS,
+    expand,
+    id_param,
+    kind_of,
+    tenant_routes,
+    unmapped_id_routes,
+)
 
 pytestmark = pytest.mark.django_db
 
