@@ -81,7 +81,9 @@ def build_world(tenant, *, actor, text: str = "Pune") -> dict[str, object]:
         run = CampaignRun.objects.create(tenant=tenant, campaign=campaign, occurrence_at=timezone.now(),
                                          status=RunStatus.COMPLETED, fanned_out_at=timezone.now())
         for channel in campaign.channels:
-            RunChannelStats.objects.create(tenant=tenant, run=run, campaign=campaign, channel=channel)
+            # Counters agree with the one failed SMS delivery below (retrying it decrements them).
+            RunChannelStats.objects.create(tenant=tenant, run=run, campaign=campaign, channel=channel,
+                                           failed=int(channel == "sms"))
         Delivery.objects.create(tenant=tenant, run=run, campaign=campaign, contact=contact, channel="sms",
                                 status=DeliveryStatus.FAILED, address=contact.phone, error_code="21211",
                                 error_message=text[:500], reply_text=text)
