@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import pytest
 
+from audiences.views.contacts import BULK_ACTIONS as CONTACT_BULK_ACTIONS
+from campaigns.services_grid import BULK_ACTIONS as CAMPAIGN_BULK_ACTIONS
 from tests.security.factories import build_world, snapshot
 from tests.security.routes import (
     ID_KINDS,
@@ -91,3 +93,34 @@ def test_control_the_owner_reaches_every_object_url_the_sweep_builds(route, worl
     for url in expand(route, tenant_a.slug, str(world[kind].pk)):
         status = owner_client.get(url).status_code
         assert status < 400 or status == 405, f"GET {url} answered {status} to tenant A's owner"
+
+
+# --- ids of tenant A smuggled into tenant B's own forms, filters and bulk actions --------------
+
+BULK_ACTIONS = sorted({*CONTACT_BULK_ACTIONS, *CAMPAIGN_BULK_ACTIONS, "export"})
+# Every field name our forms, filters and bulk actions use to carry an object id.
+ID_FIELDS = ("ids", "id", "pk", "tag", "tags", "add_tags", "list", "lists", "add_to_list", "segment", "campaign",
+             "campaigns", "contact", "contacts", "template", "template_id", "channel_config", "config", "social",
+             "header_media")
+
+
+def _body(response) -> str:
+    content = b"".join(response.streaming_content) if response.streaming else response.content
+    return content.decode(errors="replace")
+
+
+@pytest.mark.parametrize("route", tenant_routes(), ids=str)
+def test_tenant_a_ids_inside_tenant_b_requests_touch_and_reveal_nothing(route, world, tenant_a, tenant_b, outsider,
+                                                                        outsider_client):
+    own = build_world(tenant_b, actor=outsider, text="Tenant B own")
+    kind = kind_of(route)
+    a_ids = [str(obj.pk) for obj in world.values()]
+    before = snapshot(tenant_a)
+    actions = BULK_ACTIONS if "bulk" in route.name else ["all"]
+    for url in expand(route, tenant_b.slug, str(own[kind].pk) if kind else None):
+        for action in actions:
+            body = {**dict.fromkeys(ID_FIELDS, a_ids), "action": action, "confirmed": "yes", "scope": "selected"}
+            for response in (outsider_client.get(url, body), outsider_client.post(url, body, follow=True)):
+                assert response.status_code < 500, f"{url} {action}: {response.status_code}"
+                assert "Tenant A secret" not in _body(response), f"{url} {action} shows tenant A's data"
+    assert snapshot(tenant_a) == before, f"{route} let tenant B change tenant A's data"
