@@ -124,3 +124,14 @@ def test_tenant_a_ids_inside_tenant_b_requests_touch_and_reveal_nothing(route, w
                 assert response.status_code < 500, f"{url} {action}: {response.status_code}"
                 assert "Tenant A secret" not in _body(response), f"{url} {action} shows tenant A's data"
     assert snapshot(tenant_a) == before, f"{route} let tenant B change tenant A's data"
+
+
+@pytest.mark.parametrize("route", ID_ROUTES + [r for r in tenant_routes() if not id_param(r)], ids=str)
+def test_an_analyst_changes_nothing_anywhere(route, world, tenant_a, analyst_client):
+    before = snapshot(tenant_a)
+    kind = kind_of(route)
+    for url in expand(route, tenant_a.slug, str(world[kind].pk) if kind else None):
+        for method in ("post", "put", "patch", "delete"):
+            status = getattr(analyst_client, method)(url).status_code
+            assert status == 403, f"{method.upper()} {url} answered {status} to a read-only analyst"
+    assert snapshot(tenant_a) == before

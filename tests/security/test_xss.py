@@ -178,6 +178,8 @@ def test_csv_exports_neutralize_formulas(route, formula_world, tenant_a, owner_c
     response = owner_client.get(url)
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
+    # Downloaded, never shown inline; the filename (built from names users typed) cannot break the header.
+    assert re.fullmatch(r'attachment; filename="[A-Za-z0-9._-]+"', response["Content-Disposition"])
     body = b"".join(response.streaming_content) if response.streaming else response.content
     cells = [cell for row in csv.reader(io.StringIO(body.decode("utf-8-sig"))) for cell in row]
     dangerous = [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r") and not _is_number(c)]
