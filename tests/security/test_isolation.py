@@ -15,6 +15,8 @@ from campaigns.services_grid import BULK_ACTIONS as CAMPAIGN_BULK_ACTIONS
 from tests.security.factories import build_world, snapshot
 from tests.security.routes import (
     ID_KINDS,
+    NON_ID_VALUES,
+    all_routes,
     expand,
     id_param,
     kind_of,
@@ -135,3 +137,47 @@ def test_an_analyst_changes_nothing_anywhere(route, world, tenant_a, analyst_cli
             status = getattr(analyst_client, method)(url).status_code
             assert status == 403, f"{method.upper()} {url} answered {status} to a read-only analyst"
     assert snapshot(tenant_a) == before
+
+
+# --- anonymous visitors ---------------------------------------------------------------------
+
+# Routes a visitor without a session may reach, and what guards them instead of a login.
+PUBLIC = {
+    "healthz": "load balancer probe: answers 'ok', reveals nothing",
+    "login": "the login page itself (throttled by django-axes)",
+    "admin:login": "Django admin's login page (staff only past it)",
+    "admin:logout": "logging out without a session does nothing",
+    "api_conversions": "API: an API key is required (401 otherwise)",
+    "api:whoami": "API: an API key is required (401 otherwise)",
+    "channels_hook_urls:hook": "provider webhooks: unguessable per-config token + provider signature",
+    "channels_public_urls:push_page": "public push opt-in page: unguessable per-config token",
+    "channels_public_urls:push_service_worker": "its service worker: same token",
+    "channels_public_urls:push_subscribe": "its subscribe endpoint: same token",
+    "audiences_public:preferences": "preference centre: signed per-contact token",
+    "audiences_public:one_click": "one-click unsubscribe: signed per-contact token",
+    "tracking:click": "click redirect: signed per-delivery token",
+    "tracking:open": "open pixel: signed per-delivery token",
+}
+ANONYMOUS_SAMPLES = {"object_id": "1", "content_type_id": "1", "id": "1", "token": "not-a-token",
+                     "provider": "sandbox"}
+
+
+@pytest.mark.parametrize("route", [r for r in all_routes() if not r.is_regex], ids=str)
+def test_anonymous_visitors_are_sent_to_a_login_page_except_on_the_public_endpoints(route, tenant_a, client):
+    values = {name: ANONYMOUS_SAMPLES.get(name) or (NON_ID_VALUES.get(name) or [""])[0] or
+              "00000000-0000-4000-8000-000000000000" for _c, name in route.params}
+    values["tenant_slug"] = tenant_a.slug
+    for method in ("get", "post"):
+        response = getattr(client, method)(route.url(values))
+        if route.name in PUBLIC:
+            # Without its credential a public endpoint reveals nothing: not found, refused or a bare page.
+            assert response.status_code in (200, 302, 401, 403, 404, 405), route
+            continue
+        if response.status_code == 405:
+            continue
+        assert response.status_code == 302, f"{method.upper()} {route} answered {response.status_code} anonymously"
+        assert "/login/" in response["Location"], f"{route} redirected to {response['Location']}"
+
+
+def test_only_superusers_see_the_whole_deployment(owner_client):
+    assert owner_client.get("/ops/").status_code == 403
