@@ -165,3 +165,25 @@ def test_a_revoked_key_gets_401_on_every_api_route(tenant_a, owner):
                 answered.append(response.status_code)
         assert answered and set(answered) == {401}, f"{route} answered {answered} to a revoked key"
     assert records() == before
+
+
+# --- the public push subscribe endpoint must not reveal who is a contact ------------------------
+
+
+def test_push_subscribe_does_not_reveal_whether_an_email_is_a_contact(tenant_a, owner, settings, tmp_path):
+    from tests.channels.test_push_subscribe import body
+
+    settings.MEDIA_ROOT = tmp_path
+    world = build_world(tenant_a, actor=owner)  # its contact is asha@example.com
+    with tenant_scope(tenant_a):
+        push = channel_config_create(tenant=tenant_a, channel="push", provider="webpush", name="Site push",
+                                     values={"contact_email": "ops@acme.example", "site_name": "Acme"})
+    url = f"/push/{push.webhook_token}/subscribe"
+    known = Client().post(url, body(email=world["contact"].email, endpoint="https://fcm.googleapis.com/fcm/send/k"),
+                          content_type="application/json")
+    unknown = Client().post(url, body(email="nobody@example.com", endpoint="https://fcm.googleapis.com/fcm/send/u"),
+                            content_type="application/json")
+    assert known.status_code == unknown.status_code == 201
+    assert known.json() == unknown.json()
+    with tenant_scope(tenant_a):  # the subscription is still linked to the contact behind the scenes
+        assert PushSubscription.objects.get(endpoint__endswith="/k").contact == world["contact"]
