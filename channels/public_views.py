@@ -190,5 +190,6 @@ def push_subscribe(request, token: str):
         _subscription, created = PushSubscription.objects.update_or_create(
             tenant=config.tenant, endpoint=sub["endpoint"], defaults=defaults
         )
-    return JsonResponse({"ok": True, "created": created, "contact_linked": contact is not None},
-                        status=201 if created else 200)
+    # Security: this endpoint is anonymous, so the answer must not say whether the email belongs to a
+    # contact (it used to return "contact_linked", letting anyone test emails against the contact list).
+    return JsonResponse({"ok": True, "created": created}, status=201 if created else 200)
