@@ -226,3 +226,13 @@ def login(page, username: str, password: str) -> None:
     page.wait_for_load_state("networkidle")
 
 
+
+
+def htmx_settled(page) -> None:
+    """Wait until htmx has swapped and processed what it last received.
+
+    htmx wires up the triggers of swapped-in content only after its settle delay (20 ms); a
+    person never types that fast, a test does. Call it after a click that swaps in inputs
+    the test is about to use."""
+    page.wait_for_function(
+        "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')")
