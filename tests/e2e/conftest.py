@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from django.db import connection
+from django.db import connection, connections
 
 # Playwright's sync API keeps an asyncio loop in this thread; the Django calls these tests make
 # between page actions are ordinary synchronous ones, so Django's async-safety guard is lifted.
@@ -215,6 +215,9 @@ def page(app, tmp_path):
         page = context.pages[0] if context.pages else context.new_page()
         yield page
         context.close()
+        # The test body's Django connection lives in Playwright's context (its event loop makes
+        # asgiref key connections by context); closed here, it can't keep the test database open.
+        connections.close_all()
     shutil.rmtree(profile, ignore_errors=True)
 
 
