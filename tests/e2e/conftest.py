@@ -1,10 +1,15 @@
 """Browser walkthroughs: Playwright driving Debian's Chromium against a live server with real
 Celery workers and the fake providers.
 
-- `app`: the live server (pytest-django's, on the test database), worker processes on the same
-  database and broker, a scheduler thread standing in for beat, and the fake providers.
+- `e2e_stack` (once for tests/e2e): a Celery worker process on the test database and broker, a
+  scheduler thread standing in for beat, the app's provider settings pointed at the fake providers.
+- `app`: the live server (pytest-django's, on a fresh test database) with the fakes reset and the
+  scheduler ticking.
 - `page`: a fresh headless Chromium (own user-data dir) logged out, with the base URL set.
+- `fake`: what the fake providers received (`fake.received("twilio", kind="message")`).
+- `login(page, ...)`, `htmx_settled(page)`: helpers for the walkthroughs.
 When a test fails, a screenshot and the page's HTML are saved under var/e2e-artifacts/.
+One walkthrough per user story, each independent: test_walkthrough_*.py.
 """
 
 from __future__ import annotations
@@ -129,11 +134,12 @@ class Stack:
     ticker: Ticker
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def e2e_stack(live_server, django_db_setup, fake_providers, tmp_path_factory):
-    """One live server, one worker process and one scheduler thread for every walkthrough of the
-    session (starting them per test would cost seconds each); each test still gets a fresh
-    database (transactional_db) and fake providers that forgot the previous test."""
+    """One worker process and one scheduler thread for every walkthrough (starting them per test
+    would cost seconds each), stopped after the last one so that they never pick up tasks of the
+    suites that follow; each test still gets a fresh database (transactional_db) and fake
+    providers that forgot the previous test."""
     from django.conf import settings
     from django.test import override_settings
 

@@ -14,7 +14,7 @@ from campaigns.models import Campaign, CampaignContent, Delivery
 from channels.models import ChannelConfig
 from tenants.scoping import tenant_scope
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import htmx_settled, login
+from tests.e2e.conftest import login
 
 OPTED_IN = ConsentState.OPTED_IN
 
