@@ -61,7 +61,7 @@ def test_a_csv_with_bad_rows_imports_the_good_ones_and_reports_the_rest(page, te
     assert reasons["3"].startswith("Bad email")
     assert reasons["4"] == "No email and no phone"
     assert reasons["5"].startswith("Duplicate of row 2")
-    assert reasons["6"].startswith("Bad sms consent “maybe”")
+    assert reasons["6"].startswith("Bad SMS consent “maybe”")
     # Each rejected row comes back as it was in the file, ready to be fixed and imported again.
     assert [row[2:] for row in report[1:] if row[0] == "3"] == [["not-an-email", "Ravi", "", "Mumbai", "silver", "yes"]]
 
