@@ -210,8 +210,10 @@ class FakeHub:
 
 @pytest.fixture
 def page(app, tmp_path):
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # expect() retries until this long: a loaded CI machine answers an htmx request in seconds.
+    expect.set_options(timeout=10_000)
     profile = tmp_path / "chromium-profile"
     with sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
