@@ -141,8 +141,7 @@ def subscriber_message(request, pk):
 @require_GET
 def reach(request):
     """The campaign wizard's reach figure for ticked Telegram targets (htmx partial; see the template)."""
-    targets = {"subscribers": request.GET.get("tg_subscribers") == "on",
-               "chat_ids": request.GET.getlist("tg_chat_ids")}
+    targets = {"subscribers": request.GET.get("tg_subscribers", ""), "chat_ids": request.GET.getlist("tg_chat_ids")}
     context = selectors_telegram.telegram_targets_context(tenant_id=request.tenant.pk, targets=targets)
     template = "audiences/telegram_targets.html#reach" if request.htmx else "audiences/telegram_targets.html"
     return render(request, template, context)
