@@ -92,6 +92,11 @@ def subscribers_action(request):
             n += 1
         messages.success(request, f"{n} subscriber{'s' if n != 1 else ''} blocked: no message goes to them and "
                                   "/start will not subscribe them again.")
+    elif action == "unblock":
+        n = sum(tg.telegram_subscriber_unblock(subscriber=s, actor=request.user)
+                for s in chosen.filter(blocked_at__isnull=False))
+        messages.success(request, f"{n} subscriber{'s' if n != 1 else ''} unblocked: their Telegram consent is back "
+                                  "to what it was before the block, and /start works again.")
     else:
         contacts = Contact.objects.filter(tenant=request.tenant, telegram_subscriber__in=chosen)
         if action == "list_add":
