@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (pytest fixtures imported from test_telegram_updates are used as arguments)
 """Unblocking a Telegram subscriber (with consent history), and a group upgraded to a supergroup
 (Telegram's migrate_to_chat_id / migrate_from_chat_id): signed updates from the fake Bot API."""
 
@@ -5,7 +6,14 @@ from __future__ import annotations
 
 import pytest
 
-from audiences.models import ConsentEvent, ConsentSource, ConsentState, Contact, TelegramChat, TelegramSubscriber
+from audiences.models import (
+    ConsentEvent,
+    ConsentSource,
+    ConsentState,
+    Contact,
+    TelegramChat,
+    TelegramSubscriber,
+)
 from audiences.selectors_telegram import telegram_reach, telegram_targets_context
 from tenants.scoping import tenant_scope
 from tenants.urls_helpers import tenant_reverse
