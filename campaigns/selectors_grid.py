@@ -23,6 +23,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
+from campaigns.ai_replies.selectors import open_handovers_subquery
 from campaigns.models import (
     Campaign,
     CampaignContent,
@@ -103,6 +104,7 @@ def _with_progress(qs: QuerySet[Campaign]) -> QuerySet[Campaign]:
         progress_sent=_counter_sum("sent"),
         progress_targeted=_counter_sum("targeted"),
         progress_skipped=_counter_sum("skipped"),
+        open_handovers=open_handovers_subquery(),
         status_rank=Case(*[When(status=s, then=Value(i)) for i, s in enumerate(STATUS_ORDER)],
                          default=Value(99), output_field=IntegerField()),
     )
