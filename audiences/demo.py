@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 
+from django.db.models import F
 from django.utils import timezone
 
 from audiences.models import (
@@ -165,6 +166,8 @@ def seed_telegram(*, tenant, spec, users, config) -> None:
             contact.consent_telegram = ConsentState.OPTED_IN
     Contact.objects.bulk_update(contacts, ["telegram_username", "consent_telegram"], batch_size=500)
     TelegramSubscriber.objects.bulk_create(subscribers, batch_size=500)
+    # The subscribers page lists the newest first by created_at: let that be when they joined.
+    TelegramSubscriber.objects.filter(tenant=tenant).update(created_at=F("joined_at"))
     ConsentEvent.objects.bulk_create(events, batch_size=500)
     # One subscriber blocked by the team, through the service, so the page shows the state and its history.
     if subscribers:

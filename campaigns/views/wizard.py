@@ -261,6 +261,8 @@ def _review(request, campaign: Campaign, *, test_form=None, test_result=None, la
         "scheduled_local": campaign.scheduled_at.astimezone(zoneinfo.ZoneInfo(campaign.timezone_name))
         if campaign.scheduled_at else None,
         "test_form": test_form or SendTestForm(campaign=campaign),
+        "needs_audience": channel_needs_audience(campaign),
+        "telegram_targets": campaign_telegram_targets(campaign) if "telegram" in campaign.channels else None,
         "test_result": test_result, "launch_problems": launch_problems,
     }
     return _render_step(request, campaign, "review", context, status=status)

@@ -109,7 +109,7 @@ def test_a_groups_only_campaign_needs_no_contact_audience_and_is_ready(marketer_
         assert (telegram.recipients, telegram.chats, telegram.chat_members) == (2, 2, 1500)
         assert telegram.audience == 0
     review = marketer_client.get(step_url(campaign, "review")).content.decode()
-    assert "no direct messages + 2 groups/channels (~1500 members)" in review
+    assert "no direct messages + 2 groups/channels (~1,500 members)" in review
     assert "Choose an audience" not in review
 
 
@@ -217,3 +217,11 @@ def test_the_wizard_sends_a_groups_only_campaign_end_to_end(marketer_client, ten
         run = campaign.runs.get()
         run_fan_out(run_id=run.pk)
         assert list(run.deliveries.values_list("address", flat=True)) == ["-1002"]
+
+
+def test_the_grid_says_where_a_telegram_campaign_goes(marketer_client, tenant_a, bot):
+    campaign = telegram_campaign(tenant_a)
+    marketer_client.post(step_url(campaign, "audience"), {
+        "target": "choose", "tg_subscribers": "all", "tg_chat_ids": ["-1001", "-1003"], "nav": "next"})
+    grid = marketer_client.get(url(tenant_a, "")).content.decode()
+    assert "All Telegram subscribers + 2 Telegram groups/channels" in grid
