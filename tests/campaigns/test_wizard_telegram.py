@@ -225,3 +225,34 @@ def test_the_grid_says_where_a_telegram_campaign_goes(marketer_client, tenant_a,
         "target": "choose", "tg_subscribers": "all", "tg_chat_ids": ["-1001", "-1003"], "nav": "next"})
     grid = marketer_client.get(url(tenant_a, "")).content.decode()
     assert "All Telegram subscribers + 2 Telegram groups/channels" in grid
+
+
+def test_a_campaign_that_ticked_a_group_before_its_supergroup_upgrade_posts_to_the_new_chat(tenant_a, bot):
+    from audiences.telegram import telegram_chat_migrate
+
+    campaign = telegram_campaign(tenant_a)
+    with tenant_scope(tenant_a):
+        content = CampaignContent.objects.get(campaign=campaign)
+        content.data["targets"] = {"subscribers": "none", "chat_ids": [-1002]}
+        content.save()
+        telegram_chat_migrate(config=bot["config"], old_chat_id=-1002, new_chat_id=-100200200)
+        services.campaign_launch(campaign=campaign)
+        run = CampaignRun.objects.get(campaign=campaign)
+        run_fan_out(run_id=run.pk)
+        assert list(run.deliveries.values_list("address", flat=True)) == ["-100200200"]
+
+
+def test_the_review_leaves_telegram_out_of_the_time_zone_table_when_it_ignores_the_audience(tenant_a, bot):
+    campaign = telegram_campaign(tenant_a, channels=["email", "telegram"])
+    with tenant_scope(tenant_a):
+        Contact.objects.filter(first_name="Mail only").update(consent_email=IN)
+        campaign.audience_everyone = True
+        campaign.save()
+        content = CampaignContent.objects.get(campaign=campaign)
+        content.data["targets"] = {"subscribers": "all", "chat_ids": [-1001]}
+        content.save()
+        buckets = preflight.timezone_buckets(campaign)
+        assert all(set(b.counts) == {"email"} for b in buckets)
+        email, telegram = preflight.recipients_by_channel(campaign)
+        assert (email.channel, telegram.channel) == ("email", "telegram")
+        assert (telegram.recipients, telegram.chats) == (4, 1)  # 3 subscribers + 1 group
