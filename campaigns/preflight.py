@@ -21,6 +21,7 @@ from audiences.selectors import address_present_q, consent_allows_q, not_suppres
 from audiences.selectors_telegram import (
     SUBSCRIBERS_ALL,
     SUBSCRIBERS_AUDIENCE,
+    telegram_chats_targeted,
     telegram_reach,
     telegram_subscriber_contacts,
 )
@@ -428,6 +429,13 @@ def preflight_warnings(campaign: Campaign, *, now: dt.datetime, sms_parts: int, 
                             f"{estimate.allocated:.2f}; sending stops when the budget is spent.")
         if not estimate.config_name:
             warnings.append(f"{estimate.label} has no enabled channel configuration.")
+    if "telegram" in campaign.channels:
+        targets = campaign_telegram_targets(campaign)
+        gone = len(targets.chat_ids) - telegram_chats_targeted(tenant_id=campaign.tenant_id,
+                                                               chat_ids=targets.chat_ids).count()
+        if gone > 0:
+            warnings.append(f"Telegram: the bot is no longer in {gone} of the ticked groups or channels; "
+                            f"{'they get' if gone > 1 else 'it gets'} nothing.")
     if "social" in campaign.channels:
         chosen = set((contents["social"].data.get("accounts") if "social" in contents else None) or [])
         for account in social_accounts_needing_attention(campaign.tenant):

@@ -256,3 +256,13 @@ def test_the_review_leaves_telegram_out_of_the_time_zone_table_when_it_ignores_t
         email, telegram = preflight.recipients_by_channel(campaign)
         assert (email.channel, telegram.channel) == ("email", "telegram")
         assert (telegram.recipients, telegram.chats) == (4, 1)  # 3 subscribers + 1 group
+
+
+def test_the_review_warns_about_ticked_groups_the_bot_has_left(marketer_client, tenant_a, bot):
+    campaign = telegram_campaign(tenant_a)
+    marketer_client.post(step_url(campaign, "audience"), {
+        "target": "choose", "tg_subscribers": "all", "tg_chat_ids": ["-1001", "-1002"], "nav": "next"})
+    with tenant_scope(tenant_a):
+        TelegramChat.objects.filter(chat_id=-1002).update(bot_status=TelegramChat.BotStatus.KICKED)
+    review = marketer_client.get(step_url(campaign, "review")).content.decode()
+    assert "Telegram: the bot is no longer in 1 of the ticked groups or channels; it gets nothing." in review
