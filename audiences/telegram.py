@@ -115,7 +115,7 @@ def telegram_chats_refresh(*, chats) -> tuple[int, list[str]]:
         config = chat.channel_config
         try:
             adapter = adapters.get(config.pk) or adapters.setdefault(config.pk, channel_adapter(config))
-            count = adapter.member_count(chat.chat_id)
+            count = _member_count(adapter, config, chat)
         except ProviderError as exc:
             problems.append(f"{chat}: {exc.message}")
             if exc.permanent and exc.code in ("400", "403"):
@@ -124,6 +124,19 @@ def telegram_chats_refresh(*, chats) -> tuple[int, list[str]]:
         TelegramChat.objects.filter(pk=chat.pk).update(member_count=count, member_count_at=timezone.now())
         refreshed += 1
     return refreshed, problems
+
+
+def _member_count(adapter, config: ChannelConfig, chat: TelegramChat) -> int:
+    try:
+        return adapter.member_count(chat.chat_id)
+    except ProviderError as exc:
+        new_id = getattr(exc, "migrate_to_chat_id", None)  # set by channels.providers.telegram
+        if new_id is None:
+            raise
+    # Upgraded to a supergroup and the service message was missed: follow it, then count there.
+    telegram_chat_migrate(config=config, old_chat_id=chat.chat_id, new_chat_id=int(new_id))
+    chat.chat_id = int(new_id)
+    return adapter.member_count(chat.chat_id)
 
 
 def telegram_chat_leave(*, chat: TelegramChat) -> None:

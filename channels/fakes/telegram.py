@@ -12,7 +12,8 @@ Simulation:
       posts an update to the webhook URL learnt from setWebhook, with the secret_token it was given
       in X-Telegram-Bot-Api-Secret-Token, config["callback_delay"] seconds later (default 0).
 Scripted errors: chat id BLOCKED_CHAT -> 403 "bot was blocked by the user"; MISSING_CHAT or
-"@missing..." -> 400 "chat not found"; a token containing "invalid" -> 401 Unauthorized.
+"@missing..." -> 400 "chat not found"; a chat in config["migrated_chats"] {old id: new id} -> 400
+"group chat was upgraded to a supergroup chat" with parameters.migrate_to_chat_id; a token containing "invalid" -> 401 Unauthorized.
 """
 
 from __future__ import annotations
@@ -71,6 +72,10 @@ def add_routes(app: web.Application, state: Any) -> None:
             return error(403, "Forbidden: bot was blocked by the user")
         if str(chat_id) == str(MISSING_CHAT) or str(chat_id).startswith("@missing"):
             return error(400, "Bad Request: chat not found")
+        migrated = (fake.config.get("migrated_chats") or {}).get(str(chat_id))
+        if migrated is not None:
+            return error(400, "Bad Request: group chat was upgraded to a supergroup chat",
+                         migrate_to_chat_id=int(migrated))
         try:
             _chat(chat_id)
         except (TypeError, ValueError):

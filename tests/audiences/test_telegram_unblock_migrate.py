@@ -157,3 +157,18 @@ def test_campaign_targets_naming_the_old_group_reach_the_supergroup(post_update,
 def test_a_migration_message_for_an_unknown_group_creates_nothing(post_update, tenant_a):
     post_update(chat_id=GROUP, chat_type="group", migrate_to_chat_id=SUPERGROUP)
     assert chats(tenant_a) == {}
+
+
+def test_a_refresh_that_finds_the_group_upgraded_follows_it_to_the_supergroup(post_update, hub, tenant_a):
+    from audiences.telegram import telegram_chats_refresh
+
+    post_update(chat_id=GROUP, chat_type="group", title="Pune deals", bot_status="member")
+    before = chats(tenant_a)[GROUP]
+    # The migration's service messages never arrived; Telegram now answers the old id with
+    # "group chat was upgraded to a supergroup chat" and the new id.
+    hub.configure("telegram", migrated_chats={str(GROUP): SUPERGROUP}, member_counts={str(SUPERGROUP): 77})
+    with tenant_scope(tenant_a):
+        refreshed, problems = telegram_chats_refresh(chats=TelegramChat.objects.filter(tenant=tenant_a))
+    assert (refreshed, problems) == (1, [])
+    chat = chats(tenant_a)[SUPERGROUP]
+    assert (chat.pk, chat.member_count, chat.migrated_from_chat_id, chat.is_active) == (before.pk, 77, GROUP, True)
