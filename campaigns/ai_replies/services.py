@@ -201,7 +201,9 @@ def handover_notify(*, auto_reply: AutoReply) -> bool:
             f"Answer them within 24 hours of their message (WhatsApp's session window), then mark it handled:\n"
             f"{link}\n")
     try:
-        send_mail(subject=f"Needs a human: a reply to “{campaign.name}”"[:200], message=body,
+        # One line: a header with a line break would be refused (BadHeaderError).
+        name = " ".join(campaign.name.split())
+        send_mail(subject=f"Needs a human: a reply to “{name}”"[:200], message=body,
                   from_email=None, recipient_list=recipients)
     except (OSError, smtplib.SMTPException) as exc:
         logger.warning("Handover %s: the notification email failed (%s)", row.pk, exc)
