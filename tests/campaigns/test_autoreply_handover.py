@@ -155,3 +155,19 @@ def test_a_mail_server_failure_leaves_the_handover_in_the_queue(tenant_a, hub, d
     [row] = replies(tenant_a)
     assert row.status == "handover" and mail.outbox == []
     assert "a human please" in detail(marketer_client, campaign).split('id="handovers"')[1]
+
+
+def test_the_demo_has_a_trained_campaign_with_open_handovers(client):
+    from django.core.management import call_command
+
+    from tenants.models import Tenant
+
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    acme = Tenant.objects.get(slug="acme")
+    client.force_login(get_user_model().objects.get(username="acme-marketer"))
+    grid = client.get(f"/t/{acme.slug}/campaigns/").content.decode()
+    assert "2 need a human" in grid
+    with tenant_scope(acme):
+        campaign = Campaign.objects.get(tenant=acme, name="Loyalty points reminder")
+    page = detail(client, campaign)
+    assert "2 open" in page and "Mark handled" in page and "Trained" in page
