@@ -6,7 +6,7 @@ PIP_STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
 VENDOR := static/vendor
 
-.PHONY: run test deps browser assets migrate seed serve lint bench clean
+.PHONY: run test deps browser assets migrate seed serve lint bench bench-tools clean
 
 run: deps migrate seed
 	@echo ""
@@ -52,7 +52,13 @@ seed: migrate
 # Needs PostgreSQL and Redis (DATABASE_URL, REDIS_URL); takes about an hour at the default sizes.
 BENCH_CONTACTS ?= 1000000
 BENCH_DELIVERIES ?= 10000000
-bench: deps
+# wrk (Debian's C load generator) drives bench_fakeproviders; a Python client would be the bottleneck.
+bench-tools:
+	@command -v wrk >/dev/null || { echo "Installing Debian's wrk for bench_fakeproviders"; \
+	  $(SUDO) apt-get install -y --no-install-recommends wrk || \
+	  { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends wrk; }; }
+
+bench: deps bench-tools
 	@test -n "$$DATABASE_URL" -a -n "$$REDIS_URL" || { echo "make bench needs DATABASE_URL and REDIS_URL (PostgreSQL, Redis)"; exit 1; }
 	mkdir -p var
 	{ echo "# Benchmarks: $$(nproc) cores, $$(free -g | awk '/^Mem:/{print $$2}') GiB, $$(date -u '+%Y-%m-%d %H:%M UTC')"; \

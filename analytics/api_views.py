@@ -11,11 +11,9 @@ missing, unknown or revoked key; 429 with Retry-After past the per-key rate.
 from __future__ import annotations
 
 import json
-import math
 import uuid as uuid_lib
 from decimal import Decimal, InvalidOperation
 
-from django.conf import settings
 from django.http import JsonResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -25,19 +23,10 @@ from analytics import services
 from audiences.models import Contact
 from audiences.services import email_normalize, phone_normalize
 from campaigns.models import Delivery
-from channels import ratelimit
-from tenants.api import api_key_required, json_error
+from tenants.api import api_key_required, api_rate_limited, json_error
 
 MAX_REVENUE = Decimal("999999999999.99")
 FUTURE_TOLERANCE_SECONDS = 300
-
-
-def _rate_limited(api_key) -> float | None:
-    """Seconds to wait when the key is over its rate (a token bucket shared by every web process)."""
-    rate = float(getattr(settings, "API_RATE_PER_SECOND", 20))
-    burst = float(getattr(settings, "API_RATE_BURST", 100))
-    grant = ratelimit.acquire(ratelimit.Rule(f"rl:api:{api_key.pk}", rate, burst), tokens=1)
-    return None if grant.granted else max(grant.retry_after, 0.001)
 
 
 def _parse(request, tenant) -> tuple[dict, dict[str, str]]:
@@ -118,12 +107,9 @@ def _reference(key: str, value: str, tenant) -> dict | None:
 
 @require_POST
 @api_key_required
+@api_rate_limited("conversions", rate_setting="API_RATE_PER_SECOND", burst_setting="API_RATE_BURST",
+                  default_rate=20.0, default_burst=100.0)
 def conversions(request):
-    wait = _rate_limited(request.api_key)
-    if wait is not None:
-        response = json_error(429, "Too many requests; slow down.")
-        response["Retry-After"] = str(math.ceil(wait))
-        return response
     data, errors = _parse(request, request.tenant)
     if errors:
         return json_error(400, "Invalid conversion.", fields=errors)

@@ -43,6 +43,7 @@ from audiences.models import (
     Tag,
 )
 from audiences.services import email_normalize, phone_normalize
+from tenants.models import CHANNEL_LABELS
 
 logger = logging.getLogger(__name__)
 
@@ -278,7 +279,7 @@ def mapping_choices(header: str) -> list[tuple[str, str]]:
         ("", "— Ignore this column —"),
         *CONTACT_FIELDS.items(),
         (f"attr:{attribute_key(header)}", f"Custom attribute “{attribute_key(header)}”"),
-        *((f"consent:{c}", f"Consent: {c.title() if c != 'sms' else 'SMS'}") for c in CONSENT_CHANNELS),
+        *((f"consent:{c}", f"Consent: {CHANNEL_LABELS[c]}") for c in CONSENT_CHANNELS),
     ]
 
 
@@ -360,7 +361,8 @@ class RowNormalizer:
             elif target.startswith("consent:"):
                 channel = target[8:]
                 if value.lower() not in CONSENT_VALUES:
-                    raise RowRejected(f"Bad {channel} consent “{value}”: use yes / no (or opted_in / opted_out)")
+                    raise RowRejected(f"Bad {CHANNEL_LABELS[channel]} consent “{value}”: use yes / no "
+                                      "(or opted_in / opted_out)")
                 if state := CONSENT_VALUES[value.lower()]:
                     consent[channel] = state
             else:

@@ -10,7 +10,7 @@ import os
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.test import Client
+from django.test import Client, override_settings
 
 from tenants.models import Membership, Role, Tenant
 from tenants.scoping import tenant_scope
@@ -41,6 +41,13 @@ def pytest_sessionstart(session):
             problems.append(f"Redis unreachable at {settings.REDIS_URL}: {exc}")
     if problems:
         pytest.exit("Required services missing: " + "; ".join(problems), returncode=1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashing():
+    """PBKDF2's deliberate slowness (most of a second per user here) is not what the tests test."""
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
 def _make_tenant(slug: str, name: str, tz: str, region: str, **flags) -> Tenant:

@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 import uuid
 
-from django.conf import settings
 from django.http import JsonResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -28,19 +26,11 @@ from django.views.decorators.http import require_POST
 from audiences.models import Contact
 from audiences.services import email_normalize, phone_normalize
 from campaigns.journeys.triggers import EVENT_NAME_RE, event_record
-from channels import ratelimit
-from tenants.api import api_key_required, json_error
+from tenants.api import api_key_required, api_rate_limited, json_error
 
 MAX_BODY_BYTES = 32 * 1024
 MAX_PROPERTIES = 100
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)
-
-
-def _rate_rule(api_key) -> ratelimit.Rule:
-    # Per key, shared by every web process through the same Redis token bucket as the channels.
-    rate = float(getattr(settings, "EVENTS_API_RATE_PER_SECOND", 20.0))
-    burst = float(getattr(settings, "EVENTS_API_BURST", 40.0))
-    return ratelimit.Rule(f"rl:{{api:{api_key.pk}}}:events", rate, burst)
 
 
 def _find_contact(tenant, ref) -> tuple[Contact | None, dict[str, str]]:
@@ -90,12 +80,9 @@ def _parse(request) -> tuple[dict, dict[str, str]]:
 
 @require_POST
 @api_key_required
+@api_rate_limited("events", rate_setting="EVENTS_API_RATE_PER_SECOND", burst_setting="EVENTS_API_BURST",
+                  default_rate=20.0, default_burst=40.0)
 def events_create(request):
-    grant = ratelimit.acquire([_rate_rule(request.api_key)], tokens=1)
-    if not grant.granted:
-        response = json_error(429, "Too many requests for this API key; slow down.")
-        response["Retry-After"] = str(max(1, math.ceil(grant.retry_after)))
-        return response
     data, problems = _parse(request)
     contact = None
     if not problems or "contact" not in problems:

@@ -98,7 +98,9 @@ class StepForm(forms.Form):
         targets = [(BELOW, "The step below (or finish)")] + others
         kind = step.kind
         if kind == StepKind.SEND:
-            self.channel = channel or step.channel or "email"
+            # An unknown channel in the request shows the step's own fields; the choice field below
+            # then refuses the value with a message instead of the page failing.
+            self.channel = channel if channel in JOURNEY_CHANNELS else (step.channel or "email")
             enabled = [c for c in JOURNEY_CHANNELS if tenant.channel_enabled(c)]
             self.fields["channel"] = forms.ChoiceField(label="Channel", initial=self.channel,
                                                        choices=[(c, CHANNEL_LABELS[c]) for c in enabled])

@@ -14,6 +14,7 @@ from django.test import Client
 from analytics.models import Conversion
 from campaigns.models import Campaign, CampaignRun, Delivery, DeliveryStatus
 from channels import ratelimit
+from tenants.api import api_rate_key
 from tenants.scoping import scopes_disabled, tenant_scope
 from tenants.services import api_key_create, api_key_revoke
 from tests.analytics.helpers import contact
@@ -31,7 +32,7 @@ def _clean():
 def key_a(tenant_a, owner):
     with tenant_scope(tenant_a):
         api_key, raw = api_key_create(tenant=tenant_a, name="shop", actor=owner)
-    ratelimit.reset(f"rl:api:{api_key.pk}")
+    ratelimit.reset(api_rate_key(api_key, "conversions"))
     return api_key, raw
 
 
@@ -39,7 +40,7 @@ def key_a(tenant_a, owner):
 def key_b(tenant_b, outsider):
     with tenant_scope(tenant_b):
         api_key, raw = api_key_create(tenant=tenant_b, name="shop", actor=outsider)
-    ratelimit.reset(f"rl:api:{api_key.pk}")
+    ratelimit.reset(api_rate_key(api_key, "conversions"))
     return raw
 
 

@@ -198,7 +198,7 @@ def test_consent_history_is_written_only_when_the_state_changes(tenant_a, engine
 
 def test_a_bad_consent_value_rejects_the_row(tenant_a):
     job = run_import(tenant_a, "email,whatsapp\nd@example.com,maybe\n", mapping={"whatsapp": "consent:whatsapp"})
-    assert rejections(job) == {2: "Bad whatsapp consent “maybe”: use yes / no (or opted_in / opted_out)"}
+    assert rejections(job) == {2: "Bad WhatsApp consent “maybe”: use yes / no (or opted_in / opted_out)"}
 
 
 def test_upsert_by_phone_updates_the_contact_with_that_number(tenant_a, engine):

@@ -262,11 +262,11 @@ def test_tag_and_list_choices_are_the_tenants_own(marketer_client, tenant_a, aud
 
 def test_the_preview_counts_matches_reach_per_channel_and_shows_a_sample(marketer_client, tenant_a, audience):
     html = marketer_client.get(url(tenant_a, "segment_preview"), _rule_post()).content.decode()
-    assert '<span class="value">2</span> matching contacts' in html
+    assert '<span class="value" data-testid="preview-total">2</span> matching contacts' in html
     # Asha: email, sms opt-in, push subscription. Ravi opted out of email.
-    assert '<span class="badge badge-email">Email</span><span class="num">1</span>' in html
-    assert '<span class="badge badge-sms">SMS</span><span class="num">1</span>' in html
-    assert '<span class="badge badge-push">Push</span><span class="num">1</span>' in html
+    assert '<span class="badge badge-email">Email</span><span class="num" data-testid="reach-email">1</span>' in html
+    assert '<span class="badge badge-sms">SMS</span><span class="num" data-testid="reach-sms">1</span>' in html
+    assert '<span class="badge badge-push">Push</span><span class="num" data-testid="reach-push">1</span>' in html
     assert "asha@example.com" in html and "ravi@example.com" in html
     assert "meera@example.com" not in html and "bob@example.com" not in html
 
@@ -282,7 +282,7 @@ def test_the_preview_sample_is_ten_contacts(marketer_client, tenant_a, audience)
     with tenant_scope(tenant_a):
         Contact.objects.bulk_create([Contact(tenant=tenant_a, first_name=f"N{n}", city="Pune") for n in range(12)])
     html = marketer_client.get(url(tenant_a, "segment_preview"), _rule_post()).content.decode()
-    assert '<span class="value">14</span>' in html
+    assert '<span class="value" data-testid="preview-total">14</span>' in html
     assert html.count("<tr>") - 1 == 10  # header row + ten contacts
 
 

@@ -7,7 +7,6 @@ import json
 import pytest
 
 from audiences.models import ConsentState, Contact
-from campaigns.journeys.api import _rate_rule
 from campaigns.journeys.services import journey_campaign_launch
 from campaigns.journeys.workflow import step_add, step_update
 from campaigns.models import (
@@ -22,6 +21,7 @@ from campaigns.models import (
 )
 from channels import ratelimit
 from channels.models import ChannelConfig
+from tenants.api import api_rate_key
 from tenants.scoping import tenant_scope
 from tenants.services import api_key_create
 
@@ -31,7 +31,7 @@ pytestmark = pytest.mark.django_db
 def new_key(tenant, actor) -> str:
     with tenant_scope(tenant):
         api_key, raw = api_key_create(tenant=tenant, name="shop", actor=actor)
-    ratelimit.reset(_rate_rule(api_key).key)  # buckets live in Redis and outlast the test database
+    ratelimit.reset(api_rate_key(api_key, "events"))  # buckets live in Redis and outlast the test database
     return raw
 
 

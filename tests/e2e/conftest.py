@@ -1,10 +1,15 @@
 """Browser walkthroughs: Playwright driving Debian's Chromium against a live server with real
 Celery workers and the fake providers.
 
-- `app`: the live server (pytest-django's, on the test database), worker processes on the same
-  database and broker, a scheduler thread standing in for beat, and the fake providers.
+- `e2e_stack` (once for tests/e2e): a Celery worker process on the test database and broker, a
+  scheduler thread standing in for beat, the app's provider settings pointed at the fake providers.
+- `app`: the live server (pytest-django's, on a fresh test database) with the fakes reset and the
+  scheduler ticking.
 - `page`: a fresh headless Chromium (own user-data dir) logged out, with the base URL set.
+- `fake`: what the fake providers received (`fake.received("twilio", kind="message")`).
+- `login(page, ...)`, `htmx_settled(page)`: helpers for the walkthroughs.
 When a test fails, a screenshot and the page's HTML are saved under var/e2e-artifacts/.
+One walkthrough per user story, each independent: test_walkthrough_*.py.
 """
 
 from __future__ import annotations
@@ -16,10 +21,12 @@ import signal
 import subprocess
 import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
-from django.db import connection
+from django.db import connection, connections
 
 # Playwright's sync API keeps an asyncio loop in this thread; the Django calls these tests make
 # between page actions are ordinary synchronous ones, so Django's async-safety guard is lifted.
@@ -85,11 +92,15 @@ class Workers:
 
 
 class Ticker(threading.Thread):
-    """Beat's stand-in: the scheduler tick every second, in this process."""
+    """Beat's stand-in: the scheduler tick every second, in this process, while a test runs.
+
+    Between tests it idles (the database is being flushed and is closed to this process)."""
 
     def __init__(self) -> None:
         super().__init__(daemon=True)
         self.halt = threading.Event()
+        self.active = threading.Event()
+        self.busy = threading.Lock()
 
     def run(self) -> None:
         from django.db import connections
@@ -97,15 +108,41 @@ class Ticker(threading.Thread):
         from campaigns.tasks import scheduler_tick_task
 
         while not self.halt.wait(1.0):
-            try:
-                scheduler_tick_task()
-            except Exception:  # a failed tick is retried a second later, like beat; but say so
-                logging.getLogger(__name__).exception("Scheduler tick failed")
+            with self.busy:
+                if not self.active.is_set():
+                    continue
+                try:
+                    scheduler_tick_task()
+                except Exception:  # a failed tick is retried a second later, like beat; but say so
+                    logging.getLogger(__name__).exception("Scheduler tick failed")
         connections.close_all()
 
+    def pause(self) -> None:
+        """Stop ticking and wait for a tick in progress to end."""
+        self.active.clear()
+        with self.busy:
+            pass
 
-@pytest.fixture
-def app(live_server, transactional_db, fake_providers, settings, tmp_path):
+
+@dataclass
+class Stack:
+    """What the walkthroughs share per session: the live server, the fake providers, workers, ticker."""
+
+    server: object
+    fake_url: str
+    workers: Workers
+    ticker: Ticker
+
+
+@pytest.fixture(scope="package")
+def e2e_stack(live_server, django_db_setup, fake_providers, tmp_path_factory):
+    """One worker process and one scheduler thread for every walkthrough (starting them per test
+    would cost seconds each), stopped after the last one so that they never pick up tasks of the
+    suites that follow; each test still gets a fresh database (transactional_db) and fake
+    providers that forgot the previous test."""
+    from django.conf import settings
+    from django.test import override_settings
+
     if connection.vendor != "postgresql" or not settings.REDIS_URL:
         pytest.skip("browser walkthroughs need PostgreSQL and Redis (DATABASE_URL, REDIS_URL)")
     from config.celery import app as celery_app
@@ -116,30 +153,67 @@ def app(live_server, transactional_db, fake_providers, settings, tmp_path):
                  "OPENAI_BASE_URL": f"{fake}/openai/v1", "FACEBOOK_API_BASE": f"{fake}/facebook",
                  "INSTAGRAM_API_BASE": f"{fake}/instagram", "X_API_BASE": f"{fake}/x",
                  "LINKEDIN_API_BASE": f"{fake}/linkedin"}
-    for name, value in overrides.items():
-        setattr(settings, name, value)
-    settings.SITE_URL = live_server.url
-    settings.OPENAI_API_KEY = settings.OPENAI_API_KEY or "sk-e2e-fake"
+    openai_key = settings.OPENAI_API_KEY or "sk-e2e-fake"
+    # For the live server's views (AI variants, test sends, connection tests run in this process).
+    in_process = override_settings(**overrides, SITE_URL=live_server.url, OPENAI_API_KEY=openai_key)
+    in_process.enable()
     db = connection.settings_dict
-    env = {**os.environ, **overrides, "SITE_URL": live_server.url, "OPENAI_API_KEY": settings.OPENAI_API_KEY,
+    env = {**os.environ, **overrides, "SITE_URL": live_server.url, "OPENAI_API_KEY": openai_key,
            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
            "REDIS_URL": settings.REDIS_URL, "LOG_LEVEL": "WARNING", "ENGINE_DISPATCH_ACTIVITY_TTL": "5"}
     celery_app.control.purge()
-    workers = Workers(env, tmp_path)
+    log_dir = tmp_path_factory.mktemp("e2e-workers")
+    workers = Workers(env, log_dir)
     workers.start()
     ticker = Ticker()
     ticker.start()
-    yield live_server
+    yield Stack(server=live_server, fake_url=fake, workers=workers, ticker=ticker)
+    ticker.pause()
     ticker.halt.set()
     ticker.join(timeout=5)
     workers.stop()
     celery_app.control.purge()
+    in_process.disable()
+
+
+@pytest.fixture
+def app(e2e_stack, live_server, transactional_db):
+    """The live server for one walkthrough: a fresh database, fakes that remember nothing yet, the
+    scheduler ticking. Yields pytest-django's live server (its .url is the base URL)."""
+    from config.celery import app as celery_app
+
+    httpx.delete(f"{e2e_stack.fake_url}/_fake/messages", timeout=10)  # every fake forgets, faults too
+    e2e_stack.ticker.active.set()
+    yield live_server
+    e2e_stack.ticker.pause()
+    celery_app.control.purge()  # what this test left queued must not run against the next one's data
+
+
+@pytest.fixture
+def fake(e2e_stack) -> FakeHub:
+    """What the fake providers received, and their control routes, over HTTP."""
+    return FakeHub(e2e_stack.fake_url)
+
+
+class FakeHub:
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def received(self, prefix: str, **match) -> list[dict]:
+        response = httpx.get(f"{self.url}/{prefix}/_received", timeout=10)
+        response.raise_for_status()
+        return [e for e in response.json() if all(e.get(k) == v for k, v in match.items())]
+
+    def configure(self, prefix: str, **config) -> None:
+        httpx.post(f"{self.url}/{prefix}/_config", json=config, timeout=10).raise_for_status()
 
 
 @pytest.fixture
 def page(app, tmp_path):
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # expect() retries until this long: a loaded CI machine answers an htmx request in seconds.
+    expect.set_options(timeout=10_000)
     profile = tmp_path / "chromium-profile"
     with sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
@@ -149,6 +223,9 @@ def page(app, tmp_path):
         page = context.pages[0] if context.pages else context.new_page()
         yield page
         context.close()
+        # The test body's Django connection lives in Playwright's context (its event loop makes
+        # asgiref key connections by context); closed here, it can't keep the test database open.
+        connections.close_all()
     shutil.rmtree(profile, ignore_errors=True)
 
 
@@ -160,3 +237,13 @@ def login(page, username: str, password: str) -> None:
     page.wait_for_load_state("networkidle")
 
 
+
+
+def htmx_settled(page) -> None:
+    """Wait until htmx has swapped and processed what it last received.
+
+    htmx wires up the triggers of swapped-in content only after its settle delay (20 ms); a
+    person never types that fast, a test does. Call it after a click that swaps in inputs
+    the test is about to use."""
+    page.wait_for_function(
+        "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')")

@@ -7,6 +7,11 @@ endpoint from this process with an aiohttp client (keep-alive, `--concurrency` r
 flight) and prints requests per second. With --url it hammers a server that is already running.
 Every request is a real API call: parsed, recorded, answered in the provider's shape.
 
+The load comes from wrk (Debian's package, a C client: `apt-get install wrk`) when it is on the PATH,
+else from an aiohttp client in this process, which is itself CPU-bound near 3,000 requests/s and
+so measures the client more than the server (--client aiohttp forces it). The server runs on
+uvloop, as `fakeproviders` does.
+
 Client and server share the machine's cores, so the wall-clock rate also measures the client and
 whatever else is running. The server's own CPU time per request (read from /proc on Linux) is the
 figure that does not depend on that: 1 / (CPU seconds per request) is what one core can serve.
@@ -19,6 +24,10 @@ import json
 import multiprocessing
 import os
 import queue
+import re
+import shutil
+import subprocess
+import tempfile
 import time
 from collections import Counter
 from typing import Any
@@ -53,7 +62,7 @@ def _serve(host: str, ready) -> None:
     """Child process: serve every fake on a free port and report it."""
     from aiohttp import web
 
-    from channels.fakes.server import build_app
+    from channels.fakes.server import build_app, new_event_loop
 
     async def main() -> None:
         runner = web.AppRunner(build_app(), access_log=None)
@@ -63,7 +72,7 @@ def _serve(host: str, ready) -> None:
         ready.put(site._server.sockets[0].getsockname()[1])
         await asyncio.Event().wait()
 
-    asyncio.run(main())
+    new_event_loop().run_until_complete(main())
 
 
 async def _hammer(url: str, headers: dict[str, str], body: bytes, concurrency: int, seconds: float) -> tuple[int, Counter, float]:
@@ -93,6 +102,32 @@ async def _hammer(url: str, headers: dict[str, str], body: bytes, concurrency: i
     return sum(statuses.values()), statuses, elapsed
 
 
+def _wrk(url: str, headers: dict[str, str], body: bytes, concurrency: int, seconds: float) -> tuple[int, Counter, float]:
+    """Hammer with wrk (POST through a small Lua script); non-2xx answers are counted apart."""
+    lines = ['wrk.method = "POST"', f"wrk.body = {json.dumps(body.decode())}",
+             'wrk.headers["Content-Type"] = "application/json"']
+    lines += [f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()]
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        script.write("\n".join(lines) + "\n")
+        script.flush()
+        threads = max(1, min(2, concurrency))
+        out = subprocess.run(["wrk", "-t", str(threads), "-c", str(concurrency), "-d", f"{seconds:g}s",
+                              "-s", script.name, url], capture_output=True, text=True, check=True).stdout
+    return parse_wrk(out)
+
+
+def parse_wrk(out: str) -> tuple[int, Counter, float]:
+    """(requests, {"2xx": n, "non-2xx": m}, seconds) from wrk's report."""
+    found = re.search(r"(\d+) requests in ([\d.]+)(ms|s|m)\b", out)
+    total = int(found.group(1))
+    elapsed = float(found.group(2)) * {"ms": 0.001, "s": 1.0, "m": 60.0}[found.group(3)]
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    statuses = Counter({"2xx": total - int(bad.group(1)) if bad else total})
+    if bad:
+        statuses["non-2xx"] = int(bad.group(1))
+    return total, statuses, elapsed
+
+
 class Command(BaseCommand):
     requires_system_checks: list[str] = []  # like fakeproviders: no database needed
     help = "Benchmark the fake provider server (requests/s on one cheap endpoint)."
@@ -103,11 +138,18 @@ class Command(BaseCommand):
         parser.add_argument("--seconds", type=float, default=5.0)
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--url", default="", help="hammer this running server instead of starting one")
+        parser.add_argument("--client", choices=["auto", "wrk", "aiohttp"], default="auto",
+                            help="load generator (auto: wrk when installed)")
 
     def handle(self, *args, **options) -> None:
         if options["concurrency"] < 1 or options["seconds"] <= 0:
             raise CommandError("--concurrency and --seconds must be positive")
         path, headers, payload = ENDPOINTS[options["endpoint"]]
+        client = options["client"]
+        if client == "auto":
+            client = "wrk" if shutil.which("wrk") else "aiohttp"
+        if client == "wrk" and not shutil.which("wrk"):
+            raise CommandError("wrk is not installed (apt-get install wrk)")
         server = None
         base = options["url"].rstrip("/")
         if not base:
@@ -122,10 +164,17 @@ class Command(BaseCommand):
                 raise CommandError("The fake provider server did not start") from exc
             base = f"http://{options['host']}:{port}"
         try:
-            self.stdout.write(f"POST {base}{path}: concurrency {options['concurrency']}, {options['seconds']:g} s")
+            self.stdout.write(f"POST {base}{path}: {client}, concurrency {options['concurrency']}, "
+                              f"{options['seconds']:g} s")
+            body = json.dumps(payload).encode()
+            if client == "wrk":
+                _wrk(base + path, headers, body, options["concurrency"], 1)  # warm-up, not counted
             cpu_before = _cpu_seconds(server.pid) if server is not None else None
-            total, statuses, elapsed = asyncio.run(_hammer(
-                base + path, headers, json.dumps(payload).encode(), options["concurrency"], options["seconds"]))
+            if client == "wrk":
+                total, statuses, elapsed = _wrk(base + path, headers, body, options["concurrency"], options["seconds"])
+            else:
+                total, statuses, elapsed = asyncio.run(_hammer(
+                    base + path, headers, body, options["concurrency"], options["seconds"]))
             cpu_after = _cpu_seconds(server.pid) if server is not None else None
         finally:
             if server is not None:

@@ -29,8 +29,8 @@ class Command(BaseCommand):
     def handle(self, *args, host: str, port: int, **options):
         from aiohttp import web
 
-        from channels.fakes.server import MOUNTED
+        from channels.fakes.server import MOUNTED, new_event_loop
 
         app = self.build_app()
         self.stdout.write(f"Fake providers ({', '.join(app[MOUNTED])}) on http://{host}:{port}")
-        web.run_app(app, host=host, port=port, print=None, access_log=None)
+        web.run_app(app, host=host, port=port, print=None, access_log=None, loop=new_event_loop())

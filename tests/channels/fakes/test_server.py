@@ -133,9 +133,30 @@ def test_manage_py_fakeproviders_serves_on_the_given_host_and_port():
 @pytest.mark.parametrize("endpoint", ["telegram", "sendgrid", "meta"])
 def test_bench_fakeproviders_hammers_a_real_api_route_and_reports_the_rate(endpoint):
     out = StringIO()
-    call_command("bench_fakeproviders", endpoint=endpoint, seconds=0.5, concurrency=4, stdout=out)
+    # The aiohttp client reports each status code (wrk only 2xx / non-2xx; see test_wrk_report_...).
+    call_command("bench_fakeproviders", endpoint=endpoint, seconds=0.5, concurrency=4, client="aiohttp", stdout=out)
 
     report = out.getvalue()
     expected = {"telegram": "{200: ", "sendgrid": "{202: ", "meta": "{200: "}[endpoint]
     assert f"answers {expected}" in report  # every request was accepted, none failed
     assert "requests/s" in report and "server CPU:" in report
+
+
+WRK_REPORT = """Running 5s test @ http://127.0.0.1:38695/telegram/bot1000:bench-token/sendMessage
+  2 threads and 64 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     7.01ms    2.10ms  40.12ms   90.00%
+    Req/Sec     4.60k   300.00     5.10k    70.00%
+  46449 requests in 5.07s, 9.10MB read
+  Non-2xx or 3xx responses: 12
+Requests/sec:   9161.73
+Transfer/sec:      1.79MB
+"""
+
+
+def test_wrk_report_is_read_with_its_failures_counted_apart():
+    from channels.management.commands.bench_fakeproviders import parse_wrk
+
+    total, statuses, elapsed = parse_wrk(WRK_REPORT)
+    assert (total, elapsed) == (46449, 5.07)
+    assert statuses == {"2xx": 46437, "non-2xx": 12}  # a failing fake must not pass for throughput
