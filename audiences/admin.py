@@ -21,6 +21,9 @@ from audiences.models import (
     Segment,
     Suppression,
     Tag,
+    TelegramChat,
+    TelegramDirectMessage,
+    TelegramSubscriber,
 )
 
 CONSENT_FIELDS = [f"consent_{channel}" for channel in CONSENT_CHANNELS]
@@ -165,3 +168,62 @@ class ImportJobAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+# --- Telegram ------------------------------------------------------------------------------------
+# Learnt from the bot's updates and kept current by its services (audiences.telegram): ids, status
+# and counts are read-only here, and rows are not added by hand (a chat only exists once Telegram
+# says the bot is in it). Blocking and unblocking go through the workspace's subscribers page,
+# which records consent history.
+
+@admin.register(TelegramChat)
+class TelegramChatAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "tenant", "type", "bot_status", "member_count", "last_post_at", "chat_id",
+                    "migrated_from_chat_id"]
+    list_filter = ["type", "bot_status", "tenant"]
+    search_fields = ["title", "username", "=chat_id", "=migrated_from_chat_id"]
+    list_select_related = ["tenant", "channel_config"]
+    fields = ["tenant", "channel_config", "title", "username", "type", "chat_id", "migrated_from_chat_id",
+              "bot_status", "member_count", "member_count_at", "last_post_at", "created_at", "updated_at"]
+    readonly_fields = ["tenant", "channel_config", "type", "chat_id", "migrated_from_chat_id", "bot_status",
+                       "member_count", "member_count_at", "last_post_at", "created_at", "updated_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(TelegramSubscriber)
+class TelegramSubscriberAdmin(admin.ModelAdmin):
+    list_display = ["contact", "tenant", "chat_id", "username", "joined_at", "start_payload", "blocked_at"]
+    list_filter = ["tenant", ("blocked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["=chat_id", "contact__telegram_username", "contact__first_name", "contact__last_name"]
+    list_select_related = ["tenant", "contact"]
+    show_full_result_count = False
+    readonly_fields = ["tenant", "contact", "chat_id", "joined_at", "start_payload", "blocked_at", "created_at"]
+
+    @admin.display(description="Username", ordering="contact__telegram_username")
+    def username(self, obj: TelegramSubscriber) -> str:
+        return f"@{obj.contact.telegram_username}" if obj.contact.telegram_username else ""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # every field is the bot's record; block / unblock from the workspace
+
+
+@admin.register(TelegramDirectMessage)
+class TelegramDirectMessageAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "tenant", "contact", "chat_id", "status", "sent_by"]
+    list_filter = ["status", "tenant"]
+    search_fields = ["=chat_id", "text", "contact__telegram_username"]
+    list_select_related = ["tenant", "contact", "sent_by"]
+    show_full_result_count = False
+    readonly_fields = ["tenant", "contact", "chat_id", "text", "status", "provider_message_id", "error_message",
+                       "sent_by", "created_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # a record of what was sent

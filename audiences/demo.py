@@ -1,10 +1,13 @@
 """Demo audience: about 500 contacts per tenant with names, cities, pincodes, roles, tags, lists,
-consent (with its history) and a few segments. Idempotent: a tenant that has contacts is left alone."""
+consent (with its history) and a few segments. Idempotent: a tenant that has contacts is left alone.
+The Telegram bot's groups, channels and subscribers are seeded by seed_telegram, from channels/demo.py."""
 
 from __future__ import annotations
 
 import datetime as dt
+import random
 
+from django.db.models import F
 from django.utils import timezone
 
 from audiences.models import (
@@ -109,3 +112,63 @@ def seed(*, tenant, spec, users, rng) -> None:
             {"field": "consent", "channel": "sms", "op": "is", "value": "opted_in"},
         ]},
     )
+
+
+# --- Telegram ----------------------------------------------------------------------------------
+# Called by channels/demo.py once the Telegram sandbox config exists (groups belong to a bot config).
+
+TELEGRAM_START_PAYLOADS = ("", "", "", "instore-qr", "newsletter", "festive-sale")
+
+
+def seed_telegram(*, tenant, spec, users, config) -> None:
+    """The bot's groups and channels with member counts, and its subscribers: the contacts that have
+    a Telegram chat id, each with a username, a join date and the /start consent. Idempotent: a
+    tenant whose bot already knows a chat is left alone. Its own random stream, so the seeds after
+    it draw what they always drew."""
+    from audiences.models import TelegramChat, TelegramSubscriber
+    from audiences.telegram import telegram_subscriber_block
+
+    if TelegramChat.objects.filter(tenant=tenant).exists():
+        return
+    rng = random.Random(f"demo-telegram-{tenant.slug}")
+    now = timezone.now()
+    cities = [city for city, _ in spec.cities]
+    brand = spec.name.split()[0]
+    chats = [
+        (f"{cities[0]} deals", TelegramChat.Type.SUPERGROUP, TelegramChat.BotStatus.ADMINISTRATOR, 1842),
+        (f"{cities[1]} deals", TelegramChat.Type.SUPERGROUP, TelegramChat.BotStatus.MEMBER, 967),
+        (f"{brand} store staff", TelegramChat.Type.GROUP, TelegramChat.BotStatus.MEMBER, 38),
+        (f"{brand} offers", TelegramChat.Type.CHANNEL, TelegramChat.BotStatus.ADMINISTRATOR, 12450),
+        (f"{brand} product news", TelegramChat.Type.CHANNEL, TelegramChat.BotStatus.ADMINISTRATOR, 3310),
+        (f"{cities[2]} launch party (old)", TelegramChat.Type.GROUP, TelegramChat.BotStatus.LEFT, 212),
+    ]
+    base_id = -1001800000000 - rng.randint(0, 999) * 1000
+    TelegramChat.objects.bulk_create([
+        TelegramChat(tenant=tenant, channel_config=config, chat_id=base_id - n, title=title, type=kind,
+                     bot_status=status, member_count=members, member_count_at=now - dt.timedelta(hours=rng.randint(1, 5)),
+                     username=title.lower().replace(" ", "_")[:32] if kind == TelegramChat.Type.CHANNEL else "",
+                     last_post_at=now - dt.timedelta(hours=rng.randint(2, 240)) if status != "left" else None)
+        for n, (title, kind, status, members) in enumerate(chats)
+    ])
+
+    contacts = list(Contact.objects.filter(tenant=tenant).exclude(telegram_chat_id="").order_by("created_at", "id"))
+    subscribers, events = [], []
+    for contact in contacts:
+        joined = now - dt.timedelta(days=rng.randint(0, 180), minutes=rng.randint(0, 1440))
+        contact.telegram_username = f"{contact.first_name}_{contact.last_name}{rng.randint(1, 99)}".lower()
+        subscribers.append(TelegramSubscriber(tenant=tenant, contact=contact, chat_id=contact.telegram_chat_id,
+                                              joined_at=joined, start_payload=rng.choice(TELEGRAM_START_PAYLOADS)))
+        if contact.consent_telegram == ConsentState.UNKNOWN:
+            # /start is an opt-in of its own (ConsentSource.KEYWORD), as the webhook would record it.
+            events.append(ConsentEvent(tenant=tenant, contact=contact, channel="telegram", state=ConsentState.OPTED_IN,
+                                       previous_state=contact.consent_telegram, source=ConsentSource.KEYWORD,
+                                       evidence={"provider": "telegram", "text": "/start", "keyword": "START"}))
+            contact.consent_telegram = ConsentState.OPTED_IN
+    Contact.objects.bulk_update(contacts, ["telegram_username", "consent_telegram"], batch_size=500)
+    TelegramSubscriber.objects.bulk_create(subscribers, batch_size=500)
+    # The subscribers page lists the newest first by created_at: let that be when they joined.
+    TelegramSubscriber.objects.filter(tenant=tenant).update(created_at=F("joined_at"))
+    ConsentEvent.objects.bulk_create(events, batch_size=500)
+    # One subscriber blocked by the team, through the service, so the page shows the state and its history.
+    if subscribers:
+        telegram_subscriber_block(subscriber=subscribers[-1], actor=users.get("admin"))

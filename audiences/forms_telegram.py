@@ -10,7 +10,8 @@ from audiences import services
 from audiences.models import ContactList, Tag
 from audiences.telegram import DM_LIMIT
 
-ACTIONS = (("", "Choose an action"), ("remove", "Remove (opt out)"), ("block", "Block"), ("list_add", "Add to list"),
+ACTIONS = (("", "Choose an action"), ("remove", "Remove (opt out)"), ("block", "Block"),
+           ("unblock", "Unblock"), ("list_add", "Add to list"),
            ("tag_add", "Add tag (for segments)"))
 
 

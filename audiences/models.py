@@ -330,6 +330,9 @@ class TelegramChat(TenantOwnedModel):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     channel_config = models.ForeignKey("channels.ChannelConfig", on_delete=models.CASCADE, related_name="+")
     chat_id = models.BigIntegerField()
+    # A basic group upgraded to a supergroup gets a new chat id; the row follows it and keeps the
+    # old one, so campaigns that ticked the group before the upgrade still find it.
+    migrated_from_chat_id = models.BigIntegerField(null=True, blank=True)
     type = models.CharField(max_length=10, choices=Type.choices)
     title = models.CharField(max_length=255, blank=True)
     username = models.CharField(max_length=64, blank=True)

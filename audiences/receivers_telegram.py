@@ -35,6 +35,14 @@ def apply_telegram_updates(sender, *, tenant_id, config_id, events, **kwargs):
                     evidence={"provider": config.provider, "config_id": str(config.pk), "text": event.text[:500],
                               "event_id": event.event_id,
                               "occurred_at": event.occurred_at.isoformat() if event.occurred_at else ""})
+            elif chat.get("type") in ("group", "supergroup") and (raw.get("migrate_to_chat_id")
+                                                                   or raw.get("migrate_from_chat_id")):
+                # Upgraded to a supergroup: the old chat says where it went, the new one where it came from.
+                old, new = ((chat.get("id"), raw["migrate_to_chat_id"]) if raw.get("migrate_to_chat_id")
+                            else (raw["migrate_from_chat_id"], chat.get("id")))
+                tg_chat = telegram.telegram_chat_migrate(config=config, old_chat_id=int(old), new_chat_id=int(new))
+                if tg_chat is not None and tg_chat.is_active:
+                    transaction.on_commit(lambda t=tenant_id, pk=str(tg_chat.pk): _refresh(t, pk))
             elif chat.get("type") in ("group", "supergroup", "channel") and chat.get("id") is not None:
                 telegram.telegram_chat_seen(config=config, chat_id=int(chat["id"]), at=event.occurred_at)
     # Nothing to report as unmatched: the delivery engine's receiver speaks for deliveries.

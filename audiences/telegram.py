@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from audiences import services
 from audiences.models import (
+    ConsentEvent,
     ConsentSource,
     ConsentState,
     Contact,
@@ -71,6 +72,38 @@ def telegram_chat_seen(*, config: ChannelConfig, chat_id: int, at: dt.datetime |
                                        channel_config=config, chat_id=chat_id).update(last_post_at=at)
 
 
+def telegram_chat_migrate(*, config: ChannelConfig, old_chat_id: int, new_chat_id: int) -> TelegramChat | None:
+    """A basic group upgraded to a supergroup (a service message with migrate_to_chat_id in the old
+    chat, and one with migrate_from_chat_id in the new): the stored group takes the new chat id and
+    keeps its row, so its history, its place on the groups page and campaigns that ticked it stay.
+
+    Idempotent (Telegram sends two messages, and may repeat them). If the supergroup was already
+    learnt as a chat of its own (its my_chat_member came first), the two become one: the older row
+    stays, with the newer facts. None when the bot never knew either chat."""
+    if old_chat_id == new_chat_id:
+        return None
+    with transaction.atomic():
+        rows = {chat.chat_id: chat for chat in TelegramChat.objects.select_for_update().filter(
+            channel_config=config, chat_id__in=[old_chat_id, new_chat_id]).order_by("created_at")}
+        old, new = rows.get(old_chat_id), rows.get(new_chat_id)
+        if old is None:
+            if new is not None and new.migrated_from_chat_id is None:
+                TelegramChat.objects.filter(pk=new.pk).update(migrated_from_chat_id=old_chat_id)
+                new.migrated_from_chat_id = old_chat_id
+            return new
+        if new is not None:
+            old.bot_status = new.bot_status
+            old.title, old.username = new.title or old.title, new.username or old.username
+            if new.member_count is not None:
+                old.member_count, old.member_count_at = new.member_count, new.member_count_at
+            old.last_post_at = max(filter(None, (old.last_post_at, new.last_post_at)), default=None)
+            new.delete()  # before the update below: (config, chat id) is unique
+        old.chat_id, old.migrated_from_chat_id, old.type = new_chat_id, old_chat_id, TelegramChat.Type.SUPERGROUP
+        old.save()
+    logger.info("Telegram group %s became supergroup %s (tenant %s)", old_chat_id, new_chat_id, config.tenant_id)
+    return old
+
+
 def telegram_chats_refresh(*, chats) -> tuple[int, list[str]]:
     """Re-count the members of each chat the bot is still in (getChatMemberCount).
 
@@ -82,7 +115,7 @@ def telegram_chats_refresh(*, chats) -> tuple[int, list[str]]:
         config = chat.channel_config
         try:
             adapter = adapters.get(config.pk) or adapters.setdefault(config.pk, channel_adapter(config))
-            count = adapter.member_count(chat.chat_id)
+            count = _member_count(adapter, config, chat)
         except ProviderError as exc:
             problems.append(f"{chat}: {exc.message}")
             if exc.permanent and exc.code in ("400", "403"):
@@ -91,6 +124,19 @@ def telegram_chats_refresh(*, chats) -> tuple[int, list[str]]:
         TelegramChat.objects.filter(pk=chat.pk).update(member_count=count, member_count_at=timezone.now())
         refreshed += 1
     return refreshed, problems
+
+
+def _member_count(adapter, config: ChannelConfig, chat: TelegramChat) -> int:
+    try:
+        return adapter.member_count(chat.chat_id)
+    except ProviderError as exc:
+        new_id = getattr(exc, "migrate_to_chat_id", None)  # set by channels.providers.telegram
+        if new_id is None:
+            raise
+    # Upgraded to a supergroup and the service message was missed: follow it, then count there.
+    telegram_chat_migrate(config=config, old_chat_id=chat.chat_id, new_chat_id=int(new_id))
+    chat.chat_id = int(new_id)
+    return adapter.member_count(chat.chat_id)
 
 
 def telegram_chat_leave(*, chat: TelegramChat) -> None:
@@ -159,6 +205,36 @@ def telegram_subscriber_block(*, subscriber: TelegramSubscriber, actor) -> None:
         TelegramSubscriber.objects.filter(pk=subscriber.pk).update(blocked_at=timezone.now())
         Contact.objects.filter(pk=subscriber.contact_id, telegram_chat_id=subscriber.chat_id).update(
             telegram_chat_id="", updated_at=timezone.now())
+
+
+def telegram_subscriber_unblock(*, subscriber: TelegramSubscriber, actor) -> bool:
+    """Undo a block: /start works again, the chat id goes back on the contact, and Telegram consent
+    returns to what it was before the block, with its own consent event.
+
+    Only the block's own opt-out is undone: someone who had opted out before we blocked them (or
+    whose consent changed since) stays as they are, and someone the block opted out is opted back
+    in, because their /start is still the evidence. Returns False when they were not blocked."""
+    with transaction.atomic():
+        locked = TelegramSubscriber.objects.select_for_update().select_related("contact").filter(
+            pk=subscriber.pk, blocked_at__isnull=False).first()
+        if locked is None:
+            return False
+        TelegramSubscriber.objects.filter(pk=locked.pk).update(blocked_at=None)
+        contact = locked.contact
+        # Give the chat id back unless the contact has another by now, or another contact holds it.
+        taken = Contact.objects.filter(tenant_id=contact.tenant_id, telegram_chat_id=locked.chat_id).exclude(
+            pk=contact.pk).exists()
+        if not taken:
+            Contact.objects.filter(pk=contact.pk, telegram_chat_id="").update(
+                telegram_chat_id=locked.chat_id, updated_at=timezone.now())
+        latest = ConsentEvent.objects.filter(contact=contact, channel="telegram").order_by("-created_at", "-id").first()
+        blocked_by_us = latest is not None and (latest.evidence or {}).get("action") == "telegram_block"
+        if blocked_by_us and latest.previous_state != ConsentState.OPTED_OUT:
+            services.consent_set(contact=contact, channel="telegram", state=latest.previous_state,
+                                 source=ConsentSource.ADMIN,
+                                 evidence={"action": "telegram_unblock", "undoes_event": latest.pk}, actor=actor)
+    subscriber.blocked_at = None
+    return True
 
 
 def telegram_direct_message_send(*, tenant, subscriber: TelegramSubscriber, text: str, actor) -> TelegramDirectMessage:

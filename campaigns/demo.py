@@ -125,6 +125,53 @@ def seed(*, tenant, spec, users, rng) -> None:
             _run(tenant, campaign, now, rng, costs, daily, days_ago=item.days_ago, status=item.status,
                  processed=item.processed)
     _write_daily(tenant, daily)
+    _seed_auto_replies(tenant, now, users)
+
+
+# A trained WhatsApp campaign's auto-replies, so the campaign page's AI replies and "Needs a human"
+# queue are not empty: (what the contact wrote, outcome, answer or why it was handed over, handled?).
+DEMO_AUTO_REPLIES = (
+    ("Do you have the points balance for my account?", "trigger", "Hi {name}, your points are in the app "
+     "under Profile › Loyalty. They never expire while you shop once a year.", False),
+    ("Can I use points on sale items?", "ai", "Yes {name}, points work on sale items too, up to 50% of the bill.",
+     False),
+    ("I want to talk to a real person about a refund", "handover", "The contact asked for a person.", False),
+    ("My points disappeared after the last order, why??", "handover", "The AI was not sure of the answer.", False),
+    ("Can someone call me back?", "handover", "The contact asked for a person.", True),
+    ("Where is the nearest store?", "ai", "Hi {name}, our nearest store is listed at acme.example/stores.", False),
+)
+
+
+def _seed_auto_replies(tenant, now, users) -> None:
+    from campaigns.models import AiTrainingStatus, AutoReply, AutoReplySettings, ResponseTrigger
+
+    campaign = Campaign.objects.filter(tenant=tenant, name="Loyalty points reminder").first()
+    deliveries = list(Delivery.objects.filter(campaign=campaign, channel="whatsapp", contact__isnull=False,
+                                              sent_at__isnull=False).select_related("contact")
+                      .order_by("sent_at", "pk")[:len(DEMO_AUTO_REPLIES)]) if campaign else []
+    if not deliveries:
+        return
+    Campaign.objects.filter(pk=campaign.pk).update(ai_training_status=AiTrainingStatus.TRAINED)
+    trigger = ResponseTrigger.objects.create(
+        tenant=tenant, campaign=campaign, keywords=["points balance", "balance"],
+        response="Hi {{ first_name }}, your points are in the app under Profile › Loyalty. They never expire while "
+                 "you shop once a year.")
+    AutoReplySettings.objects.create(tenant=tenant, campaign=campaign,
+                                     instruction="Answer questions about loyalty points politely and briefly.")
+    rows = []
+    for n, (delivery, (text, outcome, answer, handled)) in enumerate(zip(deliveries, DEMO_AUTO_REPLIES, strict=False)):
+        received = now - dt.timedelta(hours=20 - 3 * n)
+        handover = outcome == "handover"
+        rows.append(AutoReply(
+            tenant=tenant, campaign=campaign, delivery=delivery, inbound_text=text, inbound_event_id=f"demo-{n}",
+            received_at=received, status="handover" if handover else "sent", source=outcome,
+            trigger=trigger if outcome == "trigger" else None,
+            reply_text="" if handover else answer.format(name=delivery.contact.first_name),
+            note=answer if handover else "", finished_at=received + dt.timedelta(seconds=4),
+            notified_at=received + dt.timedelta(seconds=5) if handover else None,
+            handled_at=received + dt.timedelta(minutes=25) if handled else None,
+            handled_by=users.get("marketer") if handled else None))
+    AutoReply.objects.bulk_create(rows)
 
 
 def _seed_templates(tenant, rng) -> dict[str, MessageTemplate]:

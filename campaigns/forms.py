@@ -18,6 +18,12 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from audiences.models import ContactList, Segment, Tag
+from audiences.selectors_telegram import (
+    SUBSCRIBER_MODES,
+    SUBSCRIBERS_NONE,
+    TelegramTargets,
+    telegram_chats,
+)
 from campaigns.content import (
     EMAIL_SUBJECT_LIMIT,
     PUSH_BODY_LIMIT,
@@ -39,6 +45,7 @@ from campaigns.models import (
     SendMode,
     TemplateStatus,
 )
+from campaigns.selectors import channel_needs_audience
 from channels.models import ChannelConfig
 from tenants.models import CHANNEL_LABELS, Tenant
 
@@ -285,6 +292,9 @@ class TelegramContentForm(ContentForm):
                 label, _, url = line.partition("|")
                 buttons.append({"text": label.strip(), "url": url.strip()})
         data["buttons"] = buttons
+        # Who it goes to is chosen on the Audience step; saving the text keeps it.
+        if "targets" in self.data_before:
+            data["targets"] = self.data_before["targets"]
         return data
 
 
@@ -375,9 +385,9 @@ class AudienceForm(forms.Form):
                                          "other columns are read too. It becomes a new list.")
     csv_list_name = forms.CharField(label="Name of the new list", required=False, max_length=120)
 
-    def __init__(self, *args, campaign: Campaign, needs_audience: bool, **kwargs) -> None:
+    def __init__(self, *args, campaign: Campaign, **kwargs) -> None:
         self.campaign = campaign
-        self.needs_audience = needs_audience
+        self.telegram = "telegram" in campaign.channels
         if not kwargs.get("data"):
             kwargs.setdefault("initial", {
                 "target": "everyone" if campaign.audience_everyone else "choose",
@@ -389,6 +399,18 @@ class AudienceForm(forms.Form):
         self.fields["segments"].queryset = Segment.objects.filter(tenant_id=tenant_id).order_by("name")
         self.fields["lists"].queryset = ContactList.objects.filter(tenant_id=tenant_id).order_by("name")
         self.fields["tags"].queryset = Tag.objects.filter(tenant_id=tenant_id).order_by("name")
+        if self.telegram:
+            # Rendered by audiences/telegram_targets.html (same names); validated here.
+            self.fields["tg_subscribers"] = forms.ChoiceField(
+                label="Direct messages", choices=list(SUBSCRIBER_MODES.items()),
+                error_messages={"required": "Choose whether subscribers get a direct message.",
+                                "invalid_choice": "Choose whether subscribers get a direct message."})
+            chats = telegram_chats(tenant_id=tenant_id).values_list("chat_id", "title")
+            self.fields["tg_chat_ids"] = forms.TypedMultipleChoiceField(
+                label="Groups and channels", required=False, coerce=int,
+                choices=[(str(chat_id), title or str(chat_id)) for chat_id, title in chats],
+                error_messages={"invalid_choice": "A ticked group or channel is not one the bot is in any more: "
+                                                  "reload the page."})
 
     def clean_csv_file(self):
         upload = self.cleaned_data.get("csv_file")
@@ -405,7 +427,15 @@ class AudienceForm(forms.Form):
             cleaned["csv_list_name"] = name
         chosen = cleaned.get("target") == "everyone" or any(
             cleaned.get(k) for k in ("segments", "lists", "tags", "csv_file"))
-        if self.needs_audience and not chosen and not self.errors:
+        targets = None
+        if self.telegram:
+            targets = TelegramTargets(subscribers=cleaned.get("tg_subscribers") or SUBSCRIBERS_NONE,
+                                      chat_ids=tuple(dict.fromkeys(cleaned.get("tg_chat_ids") or ())))
+            cleaned["telegram_targets"] = targets
+            if targets.empty and "tg_subscribers" not in self.errors:
+                self.add_error("tg_subscribers", "Choose who receives the Telegram message: subscribers, "
+                                                 "a group or a channel.")
+        if channel_needs_audience(self.campaign, telegram=targets) and not chosen and not self.errors:
             raise ValidationError("Choose who receives the campaign: all contacts, or at least one segment, "
                                   "list or tag, or upload a CSV.")
         return cleaned

@@ -18,6 +18,13 @@ from django.utils import timezone
 
 from audiences.models import CONSENT_CHANNELS, ConsentState, Contact, consent_field
 from audiences.selectors import address_present_q, consent_allows_q, not_suppressed_q, reachable_q
+from audiences.selectors_telegram import (
+    SUBSCRIBERS_ALL,
+    SUBSCRIBERS_AUDIENCE,
+    telegram_chats_targeted,
+    telegram_reach,
+    telegram_subscriber_contacts,
+)
 from campaigns.content import content_for, sanitize_html
 from campaigns.models import (
     CallingHoursMode,
@@ -29,7 +36,11 @@ from campaigns.models import (
     TemplateStatus,
 )
 from campaigns.rendering import contact_context
-from campaigns.selectors import campaign_channel_config, campaign_contacts
+from campaigns.selectors import (
+    campaign_channel_config,
+    campaign_contacts,
+    campaign_telegram_targets,
+)
 from channels.providers import sms_segments
 from tenants.models import CHANNEL_LABELS
 
@@ -61,6 +72,11 @@ class ChannelRecipients:
     no_opt_in: int = 0
     suppressed: int = 0
     duplicate: int = 0
+    # Telegram: ticked groups and channels (one post each, counted in recipients) and their members.
+    chats: int = 0
+    chat_members: int = 0
+    # Telegram: who the direct messages go to ("all", "audience", "none"); blank for other channels.
+    telegram_subscribers: str = ""
 
     @property
     def left_out(self) -> int:
@@ -72,12 +88,35 @@ class ChannelRecipients:
 
 
 def recipients_by_channel(campaign: Campaign) -> list[ChannelRecipients]:
-    """Per contact channel: who gets it and how many are left out, by reason (one aggregate query).
+    """Per contact channel: who gets it and how many are left out, by reason (one aggregate query,
+    plus one over the subscribers when Telegram goes to all of them). Telegram adds one recipient
+    per ticked group or channel the bot is still in.
 
     Reasons are exclusive and checked in the fan-out's order: no address, opted out, no opt-in,
     suppressed; among the rest, a second contact sharing an address is a duplicate.
     """
     channels = [c for c in campaign.channels if c in CONSENT_CHANNELS]
+    if not channels:
+        return []
+    targets = campaign_telegram_targets(campaign) if "telegram" in channels else None
+    separate = targets is not None and not targets.needs_audience
+    rows = _channel_recipients(campaign_contacts(campaign), [c for c in channels if not (separate and c == "telegram")])
+    if targets is not None:
+        if separate:
+            if targets.subscribers == SUBSCRIBERS_ALL:
+                [telegram] = _channel_recipients(telegram_subscriber_contacts(tenant_id=campaign.tenant_id), ["telegram"])
+            else:
+                telegram = ChannelRecipients(channel="telegram", label=CHANNEL_LABELS["telegram"])
+            rows.append(telegram)
+        telegram = next(r for r in rows if r.channel == "telegram")
+        telegram.telegram_subscribers = targets.subscribers
+        reach = telegram_reach(tenant_id=campaign.tenant_id, subscribers="none", chat_ids=targets.chat_ids)
+        telegram.chats, telegram.chat_members = reach["chats"], reach["members"]
+        telegram.recipients += telegram.chats
+    return sorted(rows, key=lambda r: channels.index(r.channel))
+
+
+def _channel_recipients(contacts, channels: list[str]) -> list[ChannelRecipients]:
     if not channels:
         return []
     aggregates: dict[str, Any] = {"total": Count("pk")}
@@ -92,7 +131,7 @@ def recipients_by_channel(campaign: Campaign) -> list[ChannelRecipients]:
         aggregates[f"{ch}__reachable"] = Count("pk", filter=reachable_q(ch))
         if ch in ADDRESS_COLUMN:
             aggregates[f"{ch}__distinct"] = Count(ADDRESS_COLUMN[ch], distinct=True, filter=reachable_q(ch))
-    row = campaign_contacts(campaign).order_by().aggregate(**aggregates)
+    row = contacts.order_by().aggregate(**aggregates)
     out = []
     for ch in channels:
         reachable = row[f"{ch}__reachable"]
@@ -118,8 +157,11 @@ class TimezoneBucket:
 
 
 def timezone_buckets(campaign: Campaign) -> list[TimezoneBucket]:
-    """Reachable contacts grouped by their local zone (blank: the workspace's), per channel; one GROUP BY."""
+    """Reachable contacts grouped by their local zone (blank: the workspace's), per channel; one GROUP BY.
+    Telegram is left out when it does not message the audience (all subscribers, or chats only)."""
     channels = [c for c in campaign.channels if c in CONSENT_CHANNELS]
+    if "telegram" in channels and not campaign_telegram_targets(campaign).needs_audience:
+        channels.remove("telegram")
     if not channels:
         return []
     any_reachable = Q()
@@ -332,7 +374,9 @@ def channel_estimates(campaign: Campaign, recipients: list[ChannelRecipients], b
                 rate = min(rate, campaign.throttle_per_minute / 60.0)
             estimate.rate_per_second = rate
             zoned = [(fixed_tz or _zone(b.name, tenant_tz), b.counts.get(ch, 0)) for b in buckets]
-            if ch == "social":
+            if ch == "social" or (ch == "telegram" and ch in by_channel
+                                  and by_channel[ch].telegram_subscribers != SUBSCRIBERS_AUDIENCE):
+                # Not (only) the audience's contacts: no per-zone split, and no calling hours apply.
                 zoned = [(tenant_tz, estimate.recipients)]
             estimate.finish_at = finish_time(start=start, rate_per_second=rate, buckets=zoned,
                                              window=calling_window(campaign, ch))
@@ -385,6 +429,13 @@ def preflight_warnings(campaign: Campaign, *, now: dt.datetime, sms_parts: int, 
                             f"{estimate.allocated:.2f}; sending stops when the budget is spent.")
         if not estimate.config_name:
             warnings.append(f"{estimate.label} has no enabled channel configuration.")
+    if "telegram" in campaign.channels:
+        targets = campaign_telegram_targets(campaign)
+        gone = len(targets.chat_ids) - telegram_chats_targeted(tenant_id=campaign.tenant_id,
+                                                               chat_ids=targets.chat_ids).count()
+        if gone > 0:
+            warnings.append(f"Telegram: the bot is no longer in {gone} of the ticked groups or channels; "
+                            f"{'they get' if gone > 1 else 'it gets'} nothing.")
     if "social" in campaign.channels:
         chosen = set((contents["social"].data.get("accounts") if "social" in contents else None) or [])
         for account in social_accounts_needing_attention(campaign.tenant):

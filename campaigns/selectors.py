@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from audiences.models import Contact
 from audiences.selectors import audience_queryset
+from audiences.selectors_telegram import TelegramTargets, telegram_chats_targeted
 from campaigns.content import content_for
 from campaigns.models import Campaign, CampaignContent, CampaignRun, RunChannelStats, SendMode
 from channels.models import ChannelConfig
@@ -23,6 +24,12 @@ def campaign_contacts(campaign: Campaign) -> QuerySet[Contact]:
         tenant_id=campaign.tenant_id, everyone=campaign.audience_everyone,
         segments=campaign.segments.all(), lists=campaign.lists.all(), tags=campaign.tags.all(),
     )
+
+
+def campaign_telegram_targets(campaign: Campaign) -> TelegramTargets:
+    """Where the campaign's Telegram message goes (the content's data["targets"])."""
+    content = next((c for c in campaign.contents.all() if c.channel == "telegram"), None)
+    return TelegramTargets.from_data(content.data.get("targets") if content else None)
 
 
 def campaign_has_audience(campaign: Campaign) -> bool:
@@ -66,6 +73,13 @@ def campaign_readiness_errors(campaign: Campaign, *, now: dt.datetime | None = N
                 tenant_id=campaign.tenant_id, pk=template_id, status=TemplateStatus.APPROVED).exists()
             if not approved:
                 problems.append("The WhatsApp template is not approved.")
+    if "telegram" in campaign.channels and campaign.tenant.channel_enabled("telegram"):
+        targets = campaign_telegram_targets(campaign)
+        if targets.empty:
+            problems.append("Choose who receives the Telegram message: subscribers, a group or a channel.")
+        elif targets.chat_ids and targets.subscribers == "none" and not telegram_chats_targeted(
+                tenant_id=campaign.tenant_id, chat_ids=targets.chat_ids).exists():
+            problems.append("The bot is no longer in any of the ticked Telegram groups or channels.")
     if channel_needs_audience(campaign) and not campaign_has_audience(campaign):
         problems.append("Choose an audience: everyone, segments, lists or tags.")
     if campaign.send_mode == SendMode.SCHEDULED:
@@ -76,9 +90,18 @@ def campaign_readiness_errors(campaign: Campaign, *, now: dt.datetime | None = N
     return problems
 
 
-def channel_needs_audience(campaign: Campaign) -> bool:
-    """Social posts go to connected accounts, not contacts."""
-    return any(ch != "social" for ch in campaign.channels)
+def channel_needs_audience(campaign: Campaign, telegram: TelegramTargets | None = None) -> bool:
+    """Whether any channel reads the contact audience. Social posts go to connected accounts, not
+    contacts; Telegram only when it direct-messages the audience's subscribers (not when it goes
+    to all subscribers, or only to groups and channels). `telegram`: targets being edited, else
+    the saved ones."""
+    for channel in campaign.channels:
+        if channel == "social":
+            continue
+        if channel == "telegram" and not (telegram or campaign_telegram_targets(campaign)).needs_audience:
+            continue
+        return True
+    return False
 
 
 @dataclass

@@ -23,6 +23,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
+from campaigns.ai_replies.selectors import open_handovers_subquery
 from campaigns.models import (
     Campaign,
     CampaignContent,
@@ -33,6 +34,7 @@ from campaigns.models import (
     RunChannelStats,
     SkipReason,
 )
+from campaigns.selectors import campaign_telegram_targets
 from tenants.models import CHANNEL_KEYS, CHANNEL_LABELS
 
 S = CampaignStatus
@@ -103,6 +105,7 @@ def _with_progress(qs: QuerySet[Campaign]) -> QuerySet[Campaign]:
         progress_sent=_counter_sum("sent"),
         progress_targeted=_counter_sum("targeted"),
         progress_skipped=_counter_sum("skipped"),
+        open_handovers=open_handovers_subquery(),
         status_rank=Case(*[When(status=s, then=Value(i)) for i, s in enumerate(STATUS_ORDER)],
                          default=Value(99), output_field=IntegerField()),
     )
@@ -148,12 +151,24 @@ def with_grid_relations(campaigns: list[Campaign] | QuerySet[Campaign]):
 
 
 def audience_summary(campaign: Campaign) -> str:
+    telegram = ""
+    if "telegram" in campaign.channels:
+        # Reads the prefetched contents (with_grid_relations): no query per row.
+        targets = campaign_telegram_targets(campaign)
+        chats = len(targets.chat_ids)
+        bits = (["all Telegram subscribers"] if targets.subscribers == "all" else []) + (
+            [f"{chats} Telegram group{'s' if chats != 1 else ''}/channel{'s' if chats != 1 else ''}"] if chats else [])
+        telegram = " + ".join(bits)
     if campaign.audience_everyone:
-        return "All contacts"
-    parts = [f"Segment: {s.name}" for s in campaign.segments.all()]
-    parts += [f"List: {c.name}" for c in campaign.lists.all()]
-    parts += [f"Tag: {t.name}" for t in campaign.tags.all()]
-    return ", ".join(parts) if parts else "No audience yet"
+        contacts = "All contacts"
+    else:
+        parts = [f"Segment: {s.name}" for s in campaign.segments.all()]
+        parts += [f"List: {c.name}" for c in campaign.lists.all()]
+        parts += [f"Tag: {t.name}" for t in campaign.tags.all()]
+        contacts = ", ".join(parts)
+    if telegram and contacts:
+        return f"{contacts}; {telegram}"
+    return contacts or (telegram[:1].upper() + telegram[1:]) or "No audience yet"
 
 
 def channel_config_summary(campaign: Campaign) -> list[tuple[str, str]]:

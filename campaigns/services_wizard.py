@@ -15,6 +15,7 @@ from django.db import transaction
 
 from audiences.importer import ImportFileError, import_run
 from audiences.models import ContactList, ImportJob
+from audiences.selectors_telegram import TelegramTargets
 from audiences.services_import import import_configure, import_upload
 from campaigns.lifecycle import Action, ensure_editable, transition
 from campaigns.media import media_store
@@ -69,13 +70,21 @@ def campaign_content_merge(*, campaign: Campaign, channel: str, values: dict[str
     return content
 
 
-def campaign_audience_save(*, campaign: Campaign, everyone: bool, segments, lists, tags) -> Campaign:
+def campaign_audience_save(*, campaign: Campaign, everyone: bool, segments, lists, tags,
+                           telegram_targets: TelegramTargets | None = None) -> Campaign:
+    """The contact audience and, for a Telegram campaign, its targets (kept in the Telegram
+    content's data["targets"], where the fan-out reads them; the content's text is left alone)."""
     with transaction.atomic():
         _lock_editable(campaign)
         Campaign.objects.filter(pk=campaign.pk).update(audience_everyone=everyone)
         campaign.segments.set(segments)
         campaign.lists.set(lists)
         campaign.tags.set(tags)
+        if telegram_targets is not None:
+            content, _ = CampaignContent.objects.select_for_update().get_or_create(
+                campaign=campaign, channel="telegram", defaults={"tenant_id": campaign.tenant_id})
+            content.data = {**content.data, "targets": telegram_targets.to_data()}
+            content.save(update_fields=["data", "updated_at"])
     campaign.refresh_from_db()
     return campaign
 

@@ -10,4 +10,6 @@ urlpatterns = [
          name="autoreply_trigger_delete"),
     path("<uuid:campaign_id>/ai/training/", autoreply.training_status, name="autoreply_training"),
     path("<uuid:campaign_id>/ai/test/", autoreply.autoreply_test, name="autoreply_test"),
+    path("<uuid:campaign_id>/ai/handovers/<uuid:reply_id>/handled/", autoreply.handover_handled,
+         name="autoreply_handled"),
 ]

@@ -1,5 +1,6 @@
 """Demo seed: a Sandbox config for every channel, so the demo tenants send end to end with no
-credentials (messages appear on the Outbox page). Idempotent: existing configs are left alone."""
+credentials (messages appear on the Outbox page), and the Telegram bot's demo groups and subscribers
+(audiences.demo.seed_telegram). Idempotent: existing configs are left alone."""
 
 from __future__ import annotations
 
@@ -34,3 +35,10 @@ def seed(*, tenant, spec, users, rng) -> None:
         config.set_secrets({})
         new.append(config)
     ChannelConfig.objects.bulk_create(new)
+
+    # The Telegram bot's groups, channels and subscribers need its config, so they come from here.
+    from audiences.demo import seed_telegram
+
+    telegram = ChannelConfig.objects.filter(tenant=tenant, channel="telegram", name=f"{CHANNEL_LABELS['telegram']} sandbox").first()
+    if telegram is not None:
+        seed_telegram(tenant=tenant, spec=spec, users=users, config=telegram)

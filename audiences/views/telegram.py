@@ -92,6 +92,11 @@ def subscribers_action(request):
             n += 1
         messages.success(request, f"{n} subscriber{'s' if n != 1 else ''} blocked: no message goes to them and "
                                   "/start will not subscribe them again.")
+    elif action == "unblock":
+        n = sum(tg.telegram_subscriber_unblock(subscriber=s, actor=request.user)
+                for s in chosen.filter(blocked_at__isnull=False))
+        messages.success(request, f"{n} subscriber{'s' if n != 1 else ''} unblocked: their Telegram consent is back "
+                                  "to what it was before the block, and /start works again.")
     else:
         contacts = Contact.objects.filter(tenant=request.tenant, telegram_subscriber__in=chosen)
         if action == "list_add":
@@ -141,8 +146,7 @@ def subscriber_message(request, pk):
 @require_GET
 def reach(request):
     """The campaign wizard's reach figure for ticked Telegram targets (htmx partial; see the template)."""
-    targets = {"subscribers": request.GET.get("tg_subscribers") == "on",
-               "chat_ids": request.GET.getlist("tg_chat_ids")}
+    targets = {"subscribers": request.GET.get("tg_subscribers", ""), "chat_ids": request.GET.getlist("tg_chat_ids")}
     context = selectors_telegram.telegram_targets_context(tenant_id=request.tenant.pk, targets=targets)
     template = "audiences/telegram_targets.html#reach" if request.htmx else "audiences/telegram_targets.html"
     return render(request, template, context)

@@ -26,3 +26,30 @@ def sample_contact(*, campaign: Campaign) -> Contact | None:
     row = (Delivery.objects.filter(campaign=campaign, channel="whatsapp", contact__isnull=False)
            .select_related("contact")[:1])
     return row[0].contact if row else None
+
+
+def handovers_open(*, campaign: Campaign, limit: int = 50) -> list[AutoReply]:
+    """The "Needs a human" queue: handovers nobody has marked handled yet, oldest first (the first
+    to run out of WhatsApp's 24-hour window)."""
+    return list(AutoReply.objects.filter(campaign=campaign, status=AutoReplyStatus.HANDOVER, handled_at__isnull=True)
+                .select_related("delivery__contact").order_by("created_at")[:limit])
+
+
+def handovers_open_count(*, campaign: Campaign) -> int:
+    return AutoReply.objects.filter(campaign=campaign, status=AutoReplyStatus.HANDOVER, handled_at__isnull=True).count()
+
+
+def open_handovers_subquery():
+    """Open handovers per campaign, for annotating the grid (one correlated count on a partial index)."""
+    from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+    from django.db.models.functions import Coalesce
+
+    return Coalesce(Subquery(
+        AutoReply.objects.filter(campaign=OuterRef("pk"), status=AutoReplyStatus.HANDOVER, handled_at__isnull=True)
+        .order_by().values("campaign").annotate(n=Count("pk")).values("n")[:1], output_field=IntegerField()), Value(0))
+
+
+def handovers_context(campaign: Campaign, *, can_edit: bool) -> dict:
+    """What campaigns/autoreply/handovers.html needs (the campaign page's "Needs a human" queue)."""
+    return {"campaign": campaign, "handovers": handovers_open(campaign=campaign),
+            "handover_count": handovers_open_count(campaign=campaign), "can_edit": can_edit}

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import smtplib
 
+from django.conf import settings
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -25,6 +28,7 @@ from campaigns.selectors import campaign_channel_config
 from channels.base import OutboundMessage, ProviderError, StatusEvent
 from channels.providers.meta_whatsapp import SESSION_WINDOW
 from channels.selectors import channel_adapter
+from tenants.urls_helpers import tenant_reverse
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +136,7 @@ def auto_reply_handle(*, auto_reply_id: str, now: dt.datetime | None = None) -> 
     if decision.source == AutoReplySource.HANDOVER:
         _finish(row, status=AutoReplyStatus.HANDOVER, source=decision.source, note=decision.note,
                 error_code=decision.error_code)
+        handover_notify(auto_reply=row)
         return row
 
     # Answer from the number the contact wrote to, when it is still enabled.
@@ -155,6 +160,65 @@ def auto_reply_handle(*, auto_reply_id: str, now: dt.datetime | None = None) -> 
         return row
     _finish(row, status=AutoReplyStatus.SENT, provider_message_id=(result.provider_message_id or "")[:120], **outcome)
     return row
+
+
+# --- handovers --------------------------------------------------------------------------------------
+
+def handover_recipients(campaign: Campaign) -> list[str]:
+    """Who hears about a handover: the campaign's creator while they are still in the workspace;
+    otherwise (or when they have no email address) the workspace's admins, so it never goes unseen."""
+    from tenants.models import Membership, Role
+
+    members = Membership.objects.filter(tenant_id=campaign.tenant_id).select_related("user")
+    creator = campaign.created_by
+    if creator is not None and creator.is_active and creator.email and members.filter(user=creator).exists():
+        return [creator.email]
+    return sorted({m.user.email for m in members.filter(role=Role.ADMIN, user__is_active=True) if m.user.email})
+
+
+def handover_notify(*, auto_reply: AutoReply) -> bool:
+    """Email the campaign's creator that a reply needs a person (Django's email backend).
+
+    Claimed with a conditional update first, so a repeated task never sends a second email; a
+    failing mail server is logged and leaves the handover in the queue on the campaign page, which
+    is where it is answered anyway. Returns whether an email went out."""
+    if not AutoReply.objects.filter(pk=auto_reply.pk, status=AutoReplyStatus.HANDOVER, notified_at__isnull=True).update(
+            notified_at=timezone.now()):
+        return False
+    row = AutoReply.objects.select_related("campaign__tenant", "campaign__created_by", "delivery__contact").get(
+        pk=auto_reply.pk)
+    recipients = handover_recipients(row.campaign)
+    if not recipients:
+        logger.warning("Handover %s: nobody with an email address to tell (campaign %s)", row.pk, row.campaign_id)
+        return False
+    campaign, contact = row.campaign, row.delivery.contact
+    who = f"{contact} ({row.delivery.address})" if contact else row.delivery.address
+    link = settings.SITE_URL + tenant_reverse(campaign.tenant, "campaigns:detail", campaign.pk) + "#handovers"
+    body = (f"A WhatsApp reply to “{campaign.name}” needs a person: the AI did not answer it.\n\n"
+            f"From: {who}\nReceived: {timezone.localtime(row.received_at, campaign.tenant.tzinfo):%d %b %Y %H:%M %Z}\n"
+            f"They wrote: {row.inbound_text[:1000]}\n"
+            f"Why it was handed over: {row.note or 'the contact asked for a person'}\n\n"
+            f"Answer them within 24 hours of their message (WhatsApp's session window), then mark it handled:\n"
+            f"{link}\n")
+    try:
+        # One line: a header with a line break would be refused (BadHeaderError).
+        name = " ".join(campaign.name.split())
+        send_mail(subject=f"Needs a human: a reply to “{name}”"[:200], message=body,
+                  from_email=None, recipient_list=recipients)
+    except (OSError, smtplib.SMTPException) as exc:
+        logger.warning("Handover %s: the notification email failed (%s)", row.pk, exc)
+        return False
+    return True
+
+
+def handover_mark_handled(*, auto_reply: AutoReply, actor) -> bool:
+    """Take a handover out of the "Needs a human" queue; False when it was not open (already handled)."""
+    now = timezone.now()
+    done = AutoReply.objects.filter(pk=auto_reply.pk, status=AutoReplyStatus.HANDOVER, handled_at__isnull=True).update(
+        handled_at=now, handled_by=actor)
+    if done:
+        auto_reply.handled_at, auto_reply.handled_by = now, actor
+    return bool(done)
 
 
 # The grid's bulk "Update training status": action value -> status.

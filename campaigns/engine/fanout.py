@@ -12,12 +12,18 @@ from __future__ import annotations
 import logging
 
 from django.db import connection, transaction
-from django.db.models import Case, CharField, Count, OuterRef, Q, Subquery, Value, When
+from django.db.models import Case, CharField, Count, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from audiences.models import ConsentState, PushSubscription, consent_field
+from audiences.models import ConsentState, Contact, PushSubscription, consent_field
 from audiences.selectors import address_present_q, consent_allows_q, not_suppressed_q
+from audiences.selectors_telegram import (
+    SUBSCRIBERS_ALL,
+    SUBSCRIBERS_AUDIENCE,
+    telegram_chats_targeted,
+    telegram_subscriber_contacts,
+)
 from campaigns.models import (
     CampaignRun,
     Delivery,
@@ -27,7 +33,11 @@ from campaigns.models import (
     SendMode,
     SkipReason,
 )
-from campaigns.selectors import campaign_channel_config, campaign_contacts
+from campaigns.selectors import (
+    campaign_channel_config,
+    campaign_contacts,
+    campaign_telegram_targets,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -59,12 +69,14 @@ def _prep(field_name: str, value):
     return Delivery._meta.get_field(field_name).get_db_prep_value(value, connection)
 
 
-def fan_out_channel(*, run: CampaignRun, channel: str) -> int:
-    """Insert the run's deliveries for one contact channel; returns how many rows were new."""
+def fan_out_channel(*, run: CampaignRun, channel: str, contacts: QuerySet[Contact] | None = None) -> int:
+    """Insert the run's deliveries for one contact channel; returns how many rows were new.
+
+    `contacts`: who to fan out over instead of the campaign's audience (Telegram's "all subscribers")."""
     campaign = run.campaign
     config = campaign_channel_config(campaign, channel)
     audience = (
-        campaign_contacts(campaign)
+        (contacts if contacts is not None else campaign_contacts(campaign))
         .annotate(fan_address=_address_expression(channel),
                   fan_reason=_reason_expression(channel, configured=config is not None))
         .values("id", "fan_address", "fan_reason")
@@ -112,30 +124,14 @@ def fan_out_social(*, run: CampaignRun) -> int:
     return len(Delivery.objects.bulk_create(rows, ignore_conflicts=True))
 
 
-def telegram_targets(content) -> tuple[bool, list[int]]:
-    """(DM the audience's subscribers?, group/channel chat ids) from the Telegram content's
-    data["targets"]; a campaign saved before targets existed messages its subscribers only."""
-    targets = (content.data.get("targets") if content else None) or {}
-    chat_ids = []
-    for value in targets.get("chat_ids") or ():
-        try:
-            chat_ids.append(int(value))
-        except (TypeError, ValueError):
-            continue
-    return bool(targets.get("subscribers", True)), chat_ids
-
-
-def fan_out_telegram_chats(*, run: CampaignRun, chat_ids: list[int]) -> int:
+def fan_out_telegram_chats(*, run: CampaignRun, chat_ids: tuple[int, ...] | list[int]) -> int:
     """Telegram groups and channels the campaign ticked: one delivery per chat, no contact, the chat
     id as address (like fan_out_social). Only chats the bot is still in; a handful of rows, so
     bulk_create rather than INSERT ... SELECT."""
-    from audiences.models import TelegramChat
-
     if not chat_ids:
         return 0
     config = campaign_channel_config(run.campaign, "telegram")
-    chats = TelegramChat.objects.filter(tenant_id=run.tenant_id, chat_id__in=chat_ids,
-                                        bot_status__in=TelegramChat.ACTIVE)
+    chats = telegram_chats_targeted(tenant_id=run.tenant_id, chat_ids=chat_ids)
     addresses = sorted({str(chat_id) for chat_id in chats.values_list("chat_id", flat=True)})
     rows = [Delivery(tenant_id=run.tenant_id, run=run, campaign_id=run.campaign_id, channel="telegram",
                      address=address, channel_config=config,
@@ -150,9 +146,14 @@ def _fan_out(run: CampaignRun, channel: str) -> int:
     if channel == "telegram":
         # Telegram can go to the audience's subscribers (direct messages), to groups and
         # channels the bot is in, or both: campaigns/content data["targets"].
-        subscribers, chat_ids = telegram_targets(run.campaign.contents.filter(channel="telegram").first())
-        added = fan_out_channel(run=run, channel=channel) if subscribers else 0
-        return added + fan_out_telegram_chats(run=run, chat_ids=chat_ids)
+        targets = campaign_telegram_targets(run.campaign)
+        added = 0
+        if targets.subscribers == SUBSCRIBERS_AUDIENCE:
+            added = fan_out_channel(run=run, channel=channel)
+        elif targets.subscribers == SUBSCRIBERS_ALL:
+            added = fan_out_channel(run=run, channel=channel,
+                                    contacts=telegram_subscriber_contacts(tenant_id=run.tenant_id))
+        return added + fan_out_telegram_chats(run=run, chat_ids=targets.chat_ids)
     return fan_out_channel(run=run, channel=channel)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -97,6 +98,11 @@ class AutoReply(TenantOwnedModel):
     error_message = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Handovers: when the campaign's creator was emailed, and when someone marked it answered.
+    notified_at = models.DateTimeField(null=True, blank=True)
+    handled_at = models.DateTimeField(null=True, blank=True)
+    handled_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
 
     class Meta:
         ordering = ["-created_at"]
@@ -104,7 +110,16 @@ class AutoReply(TenantOwnedModel):
             models.UniqueConstraint(fields=["delivery", "inbound_event_id"], condition=~Q(inbound_event_id=""),
                                     name="autoreply_one_per_inbound"),
         ]
-        indexes = [models.Index(fields=["campaign", "-created_at"], name="autoreply_campaign_recent")]
+        indexes = [
+            models.Index(fields=["campaign", "-created_at"], name="autoreply_campaign_recent"),
+            # The "Needs a human" queue and the grid's badge count only open handovers: a small index.
+            models.Index(fields=["campaign", "created_at"], name="autoreply_open_handovers",
+                         condition=Q(status="handover", handled_at__isnull=True)),
+        ]
+
+    @property
+    def is_open_handover(self) -> bool:
+        return self.status == AutoReplyStatus.HANDOVER and self.handled_at is None
 
     def __str__(self) -> str:
         return f"{self.source or self.status}: {self.inbound_text[:40]}"

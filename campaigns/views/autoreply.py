@@ -13,9 +13,10 @@ from campaigns.ai_replies.forms import InstructionForm, TestMessageForm, Trigger
 from campaigns.ai_replies.selectors import (
     auto_replies_recent,
     autoreply_settings_for,
+    handovers_context,
     sample_contact,
 )
-from campaigns.models import AiTrainingStatus, Campaign, ResponseTrigger
+from campaigns.models import AiTrainingStatus, AutoReply, AutoReplyStatus, Campaign, ResponseTrigger
 from campaigns.views.common import campaigns_required
 from tenants.decorators import role_required
 from tenants.models import Role
@@ -144,3 +145,22 @@ def autoreply_test(request, campaign_id):
     if request.htmx:
         return render(request, "campaigns/autoreply/settings.html#test-result", {"campaign": campaign, **result})
     return _render(request, campaign, **result)
+
+
+@require_POST
+@campaigns_required
+@role_required(Role.MARKETER)
+def handover_handled(request, campaign_id, reply_id):
+    """Mark a handover answered: it leaves the "Needs a human" queue (htmx re-renders the queue)."""
+    campaign = _campaign(request, campaign_id)
+    reply = get_object_or_404(AutoReply, tenant=request.tenant, campaign=campaign, pk=reply_id,
+                              status=AutoReplyStatus.HANDOVER)
+    if services.handover_mark_handled(auto_reply=reply, actor=request.user):
+        note = "Marked handled."
+    else:
+        note = "Someone had already marked it handled."
+    if request.htmx:
+        return render(request, "campaigns/autoreply/handovers.html",
+                      {**handovers_context(campaign, can_edit=True), "flash": note})
+    messages.success(request, note)
+    return redirect(tenant_reverse(request.tenant, "campaigns:detail", campaign.pk) + "#handovers")

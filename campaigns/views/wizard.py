@@ -18,6 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from audiences import selectors_telegram
 from audiences.models import CONSENT_CHANNELS, ContactList, Segment, Tag
 from audiences.selectors import audience_counts, audience_queryset
 from campaigns import ai, preflight
@@ -34,7 +35,11 @@ from campaigns.forms import (
 from campaigns.lifecycle import IllegalTransition, ensure_editable
 from campaigns.models import Campaign, SendMode
 from campaigns.rendering import template_errors
-from campaigns.selectors import campaign_has_audience, channel_needs_audience
+from campaigns.selectors import (
+    campaign_has_audience,
+    campaign_telegram_targets,
+    channel_needs_audience,
+)
 from campaigns.services import (
     CampaignNotReady,
     TestSendRefused,
@@ -195,8 +200,7 @@ def _content(request, campaign: Campaign):
 
 
 def _audience(request, campaign: Campaign):
-    form = AudienceForm(request.POST or None, request.FILES or None, campaign=campaign,
-                        needs_audience=channel_needs_audience(campaign))
+    form = AudienceForm(request.POST or None, request.FILES or None, campaign=campaign)
     csv_result = None
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -216,14 +220,17 @@ def _audience(request, campaign: Campaign):
             everyone = data["target"] == "everyone"
             wizard.campaign_audience_save(campaign=campaign, everyone=everyone,
                                           segments=[] if everyone else data["segments"],
-                                          lists=[] if everyone else lists, tags=[] if everyone else data["tags"])
+                                          lists=[] if everyone else lists, tags=[] if everyone else data["tags"],
+                                          telegram_targets=data.get("telegram_targets"))
             if csv_result:
                 note = f" {csv_result.rejected} rows rejected: " + " ".join(csv_result.problems) \
                     if csv_result.rejected else ""
                 messages.success(request, f"List “{csv_result.contact_list.name}” created with {csv_result.added} "
                                           f"contacts ({csv_result.created} new).{note}")
             return _target_after_save(request, campaign, "audience")
-    context = {"form": form, **_counts_context(campaign, _audience_choice_from(request, campaign))}
+    choice = _audience_choice_from(request, campaign)
+    context = {"form": form, **_counts_context(campaign, choice),
+               **_telegram_context(request, campaign, choice)}
     return _render_step(request, campaign, "audience", context, status=400 if form.errors else 200)
 
 
@@ -254,6 +261,8 @@ def _review(request, campaign: Campaign, *, test_form=None, test_result=None, la
         "scheduled_local": campaign.scheduled_at.astimezone(zoneinfo.ZoneInfo(campaign.timezone_name))
         if campaign.scheduled_at else None,
         "test_form": test_form or SendTestForm(campaign=campaign),
+        "needs_audience": channel_needs_audience(campaign),
+        "telegram_targets": campaign_telegram_targets(campaign) if "telegram" in campaign.channels else None,
         "test_result": test_result, "launch_problems": launch_problems,
     }
     return _render_step(request, campaign, "review", context, status=status)
@@ -371,13 +380,31 @@ def _counts_context(campaign: Campaign, choice: dict) -> dict:
             "counts": [(CHANNEL_LABELS[c], c, counts[c]) for c in channels]}
 
 
+def _telegram_context(request, campaign: Campaign, choice: dict) -> dict:
+    """The Telegram targets panel of the Audience step: what is being edited, else what was saved."""
+    if "telegram" not in campaign.channels:
+        return {}
+    source = request.POST if request.method == "POST" else request.GET
+    if "target" in source:  # a form posted or sent by htmx: radios and ticks as they stand
+        targets = {"subscribers": source.get("tg_subscribers", "none"), "chat_ids": source.getlist("tg_chat_ids")}
+    else:
+        targets = campaign_telegram_targets(campaign)
+    contacts = audience_queryset(tenant_id=campaign.tenant_id, **choice)
+    return {"telegram": True, **selectors_telegram.telegram_targets_context(
+        tenant_id=campaign.tenant_id, targets=targets, contacts=contacts, in_form=True)}
+
+
 @require_GET
 @campaigns_required
 @role_required(Role.MARKETER)
 def audience_counts_view(request, pk):
+    """The Reach box as the audience or the Telegram targets change; the Telegram reach line
+    travels along out of band (its number depends on both)."""
     campaign = _campaign(request, pk)
+    choice = _audience_choice_from(request, campaign)
     return render(request, "campaigns/wizard/audience.html#counts",
-                  {"campaign": campaign, **_counts_context(campaign, _audience_choice_from(request, campaign))})
+                  {"campaign": campaign, **_counts_context(campaign, choice),
+                   **_telegram_context(request, campaign, choice), "tg_oob": True})
 
 
 @require_POST

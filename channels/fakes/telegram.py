@@ -7,10 +7,13 @@
 Simulation:
   POST /telegram/_update  {"chat_id": 5550001, "text": "/stop", "reply_to_message_id": 42,
                            "chat_type": "private"} or {"chat_id": ..., "blocked": true}
+                          or {"chat_id": -100, "chat_type": "group", "migrate_to_chat_id": -1001234}
+                          (a group upgraded to a supergroup; "migrate_from_chat_id" for the new chat's message)
       posts an update to the webhook URL learnt from setWebhook, with the secret_token it was given
       in X-Telegram-Bot-Api-Secret-Token, config["callback_delay"] seconds later (default 0).
 Scripted errors: chat id BLOCKED_CHAT -> 403 "bot was blocked by the user"; MISSING_CHAT or
-"@missing..." -> 400 "chat not found"; a token containing "invalid" -> 401 Unauthorized.
+"@missing..." -> 400 "chat not found"; a chat in config["migrated_chats"] {old id: new id} -> 400
+"group chat was upgraded to a supergroup chat" with parameters.migrate_to_chat_id; a token containing "invalid" -> 401 Unauthorized.
 """
 
 from __future__ import annotations
@@ -69,6 +72,10 @@ def add_routes(app: web.Application, state: Any) -> None:
             return error(403, "Forbidden: bot was blocked by the user")
         if str(chat_id) == str(MISSING_CHAT) or str(chat_id).startswith("@missing"):
             return error(400, "Bad Request: chat not found")
+        migrated = (fake.config.get("migrated_chats") or {}).get(str(chat_id))
+        if migrated is not None:
+            return error(400, "Bad Request: group chat was upgraded to a supergroup chat",
+                         migrate_to_chat_id=int(migrated))
         try:
             _chat(chat_id)
         except (TypeError, ValueError):
@@ -174,7 +181,10 @@ def add_routes(app: web.Application, state: Any) -> None:
             }
         else:
             message: dict[str, Any] = {"message_id": next(message_ids), "from": user, "chat": chat,
-                                       "date": int(time.time()), "text": data.get("text", "")}
+                                       "date": int(time.time())}
+            migrated = {key: int(data[key]) for key in ("migrate_to_chat_id", "migrate_from_chat_id") if data.get(key)}
+            # A group upgraded to a supergroup: service messages with no text, one in each chat.
+            message.update(migrated or {"text": data.get("text", "")})
             if data.get("reply_to_message_id"):
                 message["reply_to_message"] = {"message_id": int(data["reply_to_message_id"]), "from": BOT, "chat": chat,
                                                "date": int(time.time()) - 60, "text": "(our message)"}

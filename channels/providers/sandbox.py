@@ -19,6 +19,7 @@ from channels.base import (
     ConfigField,
     ConfigurationError,
     OutboundMessage,
+    ProviderError,
     SendResult,
 )
 from tenants.scoping import tenant_scope
@@ -66,6 +67,20 @@ class Sandbox(ChannelAdapter):
         with tenant_scope(self.config.tenant_id):
             OutboxMessage.objects.bulk_create(rows)
         return results
+
+    # Telegram bots' group calls (channels.providers.telegram has the real ones). The sandbox has no
+    # Telegram behind it: a group's count is what we already hold, and leaving always works.
+    def member_count(self, chat_id: int | str) -> int:
+        from audiences.models import TelegramChat
+
+        with tenant_scope(self.config.tenant_id):
+            chat = TelegramChat.objects.filter(tenant_id=self.config.tenant_id, chat_id=int(chat_id)).first()
+        if chat is None:
+            raise ProviderError("Bad Request: chat not found", code="400", permanent=True)
+        return chat.member_count or 0
+
+    def leave_chat(self, chat_id: int | str) -> None:
+        return None
 
     def test_connection(self) -> str:
         return "Sandbox ready: messages appear on the Outbox page, nothing leaves the app."

@@ -208,8 +208,11 @@ class Telegram(ChannelAdapter):
         if code in self.CREDENTIAL_CODES:
             return http.credentials_error(f"Telegram rejected the bot token: {description}", code=str(code))
         if parameters.get("migrate_to_chat_id"):
-            return ProviderError(f"{description} (new chat id {parameters['migrate_to_chat_id']})",
-                                 code="chat_migrated", permanent=True)
+            migrated = ProviderError(f"{description} (new chat id {parameters['migrate_to_chat_id']})",
+                                     code="chat_migrated", permanent=True)
+            # The group became a supergroup: audiences.telegram moves the stored group to this id.
+            migrated.migrate_to_chat_id = parameters["migrate_to_chat_id"]  # type: ignore[attr-defined]
+            return migrated
         lowered = description.lower()
         suppress = any(phrase in lowered for phrase in self.SUPPRESS_DESCRIPTIONS)
         if code not in self.PERMANENT_CODES:

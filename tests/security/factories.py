@@ -27,6 +27,9 @@ from audiences.models import (
 )
 from campaigns.journeys.workflow import step_add, step_update
 from campaigns.models import (
+    AutoReply,
+    AutoReplySource,
+    AutoReplyStatus,
     Campaign,
     CampaignContent,
     CampaignRun,
@@ -91,7 +94,7 @@ def build_world(tenant, *, actor, text: str = "Pune") -> dict[str, object]:
             # Counters agree with the one failed SMS delivery below (retrying it decrements them).
             RunChannelStats.objects.create(tenant=tenant, run=run, campaign=campaign, channel=channel,
                                            failed=int(channel == "sms"))
-        Delivery.objects.create(tenant=tenant, run=run, campaign=campaign, contact=contact, channel="sms",
+        delivery = Delivery.objects.create(tenant=tenant, run=run, campaign=campaign, contact=contact, channel="sms",
                                 status=DeliveryStatus.FAILED, address=contact.phone, error_code="21211",
                                 error_message=text[:500], reply_text=text)
         social = SocialAccount(tenant=tenant, platform=Platform.choices[0][0], handle=text[:100],
@@ -106,6 +109,10 @@ def build_world(tenant, *, actor, text: str = "Pune") -> dict[str, object]:
                            values={"channel": "email", "data": {"subject": text, "html": f"<p>{text}</p>"}})
         trigger = ResponseTrigger.objects.create(tenant=tenant, campaign=campaign, keywords=[text.lower()[:40]],
                                                  intent=text, response=text)
+        # A reply the AI handed over to a person (the "Needs a human" queue), not handled yet.
+        handover = AutoReply.objects.create(tenant=tenant, campaign=campaign, delivery=delivery, inbound_text=text,
+                                            received_at=timezone.now(), status=AutoReplyStatus.HANDOVER,
+                                            source=AutoReplySource.HANDOVER, note=text[:300])
         # Telegram: a bot config, a group it is in and a subscriber who started it.
         bot = ChannelConfig(tenant=tenant, name=f"{text} bot"[:80], channel="telegram", provider="telegram",
                             settings={}, rate_per_second=30.0, unit_cost=Decimal("0"), is_default=True)
@@ -121,7 +128,7 @@ def build_world(tenant, *, actor, text: str = "Pune") -> dict[str, object]:
         "tag": tag, "contact": contact, "contact_list": contact_list, "segment": segment,
         "suppression": suppression, "import_job": import_job, "channel_config": config, "template": template,
         "campaign": campaign, "social_account": social, "api_key": api_key, "journey_campaign": journey,
-        "workflow_step": step, "autoreply_trigger": trigger, "telegram_group": group,
+        "workflow_step": step, "autoreply_trigger": trigger, "autoreply_handover": handover, "telegram_group": group,
         "telegram_subscriber": subscriber,
     }
 
@@ -132,4 +139,4 @@ def snapshot(tenant) -> dict[str, list[tuple]]:
         return {model.__name__: sorted(map(repr, model.objects.values_list())) for model in (
             Tag, Contact, ContactList, Segment, Suppression, ImportJob, ChannelConfig, MessageTemplate,
             Campaign, CampaignRun, SocialAccount, Delivery, ApiKey, WorkflowStep, ResponseTrigger, TelegramChat,
-            TelegramSubscriber)}
+            TelegramSubscriber, AutoReply)}
