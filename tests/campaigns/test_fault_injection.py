@@ -26,11 +26,18 @@ from django.conf import settings
 from django.db import connection
 
 from audiences.models import ConsentState, Contact
-from campaigns import lifecycle
+from campaigns import lifecycle, services
 from campaigns.engine.dispatch import BATCH_SIZE
 from campaigns.engine.fanout import run_fan_out
 from campaigns.lifecycle import Action
-from campaigns.models import Campaign, CampaignContent, CampaignRun, CampaignStatus, DeliveryStatus
+from campaigns.models import (
+    Campaign,
+    CampaignContent,
+    CampaignRun,
+    CampaignStatus,
+    DeliveryStatus,
+    SendMode,
+)
 from channels.models import ChannelConfig
 from tenants.scoping import tenant_scope
 
@@ -106,11 +113,12 @@ class Stack:
                                            env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                            start_new_session=True))
 
-    def start(self) -> None:
+    def start(self, beats: int = 1) -> None:
         for n in range(2):
             self._spawn(f"worker{n}", "worker", "-c", "2", "-P", "prefork", "--without-gossip", "--without-mingle",
                         "-n", f"fault{n}@%h")
-        self._spawn("beat", "beat", "-s", str(self.tmp / "beat-schedule"))
+        for n in range(beats):  # a second beat is a deployment mistake the scheduler must survive
+            self._spawn(f"beat{n}", "beat", "-s", str(self.tmp / f"beat-schedule-{n}"))
 
     def stop(self) -> None:
         for proc in self.procs:
@@ -130,10 +138,10 @@ def private_redis(tmp_path):
 
 
 @pytest.fixture
-def stack(private_redis, fake_providers, tmp_path):
+def stack(request, private_redis, fake_providers, tmp_path):
     (tmp_path / "var").mkdir()
     running = Stack(private_redis.url, fake_providers.url, tmp_path)
-    running.start()
+    running.start(beats=getattr(request, "param", 1))
     yield running
     running.stop()
 
@@ -233,3 +241,13 @@ def test_postgresql_connections_dropped_mid_campaign_lose_nothing(campaign, stac
     assert killed >= 1
     wait_for(lambda: finished(campaign), 180, "campaign completed")
     assert_all_sent_once_or_within(run, fakes, allowed_repeats=BATCH_SIZE * 4)
+
+
+@pytest.mark.parametrize("stack", [2], indirect=True)
+def test_two_beats_start_a_scheduled_campaign_once_and_send_each_message_once(campaign, stack, fakes):
+    Campaign.objects.filter(pk=campaign.pk).update(send_mode=SendMode.SCHEDULED,
+                                                    scheduled_at=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=3))
+    services.campaign_launch(campaign=Campaign.objects.get(pk=campaign.pk))  # scheduled: beat starts it
+    wait_for(lambda: finished(campaign), 180, "campaign completed")
+    [run] = CampaignRun.objects.filter(campaign=campaign)  # both beats ticked; one run was started
+    assert_all_sent_once_or_within(run, fakes, allowed_repeats=0)
