@@ -10,10 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import random
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from decimal import Decimal
@@ -21,7 +17,6 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from audiences.models import ConsentState, Contact
 from campaigns import services
@@ -37,6 +32,7 @@ from campaigns.models import (
 from campaigns.tasks import run_dispatch_task, scheduler_tick_task
 from channels.models import ChannelConfig
 from tenants.scoping import tenant_scope
+from tests.workers import CeleryProcesses, worker_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 SID = "AC" + "2" * 32
@@ -51,48 +47,10 @@ pytestmark = [
 ]
 
 
-class Workers:
-    """Celery worker processes for the test database, each in its own process group."""
-
-    def __init__(self, fake_url: str, log_dir: Path) -> None:
-        db = connection.settings_dict
-        self.env = {
-            **os.environ,
-            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-            "REDIS_URL": settings.REDIS_URL,
-            "TWILIO_API_BASE": fake_url + "/twilio",
-            "ENGINE_DISPATCH_ACTIVITY_TTL": "3",
-            "LOG_LEVEL": "WARNING",
-        }
-        self.log_dir = log_dir
-        self.procs: list[subprocess.Popen] = []
-        self.started = 0
-
-    def start(self) -> None:
-        self.started += 1
-        log = open(self.log_dir / f"worker-{self.started}.log", "w")  # noqa: SIM115 - closed with the process
-        self.procs.append(subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-c", str(CONCURRENCY), "-P", "prefork",
-             "--without-gossip", "--without-mingle", "-n", f"crash{self.started}@%h"],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        ))
-
-    def kill_one(self) -> None:
-        victim = self.procs.pop(random.randrange(len(self.procs)))
-        os.killpg(victim.pid, signal.SIGKILL)  # the main process and its pool children, no goodbye
-        victim.wait()
-
-    def stop(self) -> None:
-        for proc in self.procs:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+def start_workers(fake_url: str, log_dir: Path) -> CeleryProcesses:
+    env = {**os.environ, "DATABASE_URL": worker_database_url(), "REDIS_URL": settings.REDIS_URL,
+           "TWILIO_API_BASE": fake_url + "/twilio", "ENGINE_DISPATCH_ACTIVITY_TTL": "3", "LOG_LEVEL": "WARNING"}
+    return CeleryProcesses(env, log_dir, "crash")
 
 
 @pytest.fixture
@@ -101,7 +59,7 @@ def workers(fake_providers, tmp_path, settings):
 
     settings.ENGINE_CLAIM_TIMEOUT_SECONDS = 6  # the reaper in this process (our "beat")
     app.control.purge()  # messages other tests left in the broker
-    pool = Workers(fake_providers.url, tmp_path)
+    pool = start_workers(fake_providers.url, tmp_path)
     yield pool
     pool.stop()
     app.control.purge()
@@ -154,8 +112,7 @@ def wait_until(predicate, *, timeout: float, tick: bool = True, what: str = ""):
 
 
 def test_sigkilled_workers_lose_nothing_and_repeat_only_what_was_in_flight(big_campaign, workers, fakes, caplog):
-    for _ in range(WORKERS):
-        workers.start()
+    workers.start_workers(WORKERS, concurrency=CONCURRENCY)
     campaign = services.campaign_launch(campaign=big_campaign)
     wait_until(lambda: (r := run_of(campaign)) and r.status == RunStatus.SENDING, timeout=60, what="fan-out")
 
@@ -163,9 +120,9 @@ def test_sigkilled_workers_lose_nothing_and_repeat_only_what_was_in_flight(big_c
     for fraction in (0.2, 0.45, 0.7):
         wait_until(lambda f=fraction: sum(sent_ids(fakes).values()) >= f * RECIPIENTS, timeout=120,
                    what=f"{fraction:.0%} sent")
-        workers.kill_one()
+        workers.kill_one_worker()
         kills += 1
-        workers.start()
+        workers.start_workers(concurrency=CONCURRENCY)
 
     wait_until(lambda: Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.COMPLETED, timeout=240,
                what="campaign completed")
@@ -183,7 +140,7 @@ def test_sigkilled_workers_lose_nothing_and_repeat_only_what_was_in_flight(big_c
 
 
 def test_pause_at_half_then_resume_and_two_dispatchers_at_once_send_each_message_once(big_campaign, workers, fakes):
-    workers.start()
+    workers.start_workers(concurrency=CONCURRENCY)
     campaign = services.campaign_launch(campaign=big_campaign)
     wait_until(lambda: (r := run_of(campaign)) and r.status == RunStatus.SENDING, timeout=60, what="fan-out")
     wait_until(lambda: sum(sent_ids(fakes).values()) >= RECIPIENTS / 2, timeout=120, tick=False, what="half sent")
@@ -197,7 +154,7 @@ def test_pause_at_half_then_resume_and_two_dispatchers_at_once_send_each_message
     run = run_of(campaign)
     for _ in range(2):  # a second dispatcher on the same run and channel, at once
         run_dispatch_task.delay(run.tenant_id, str(run.pk), "sms")
-    workers.start()
+    workers.start_workers(concurrency=CONCURRENCY)
     wait_until(lambda: Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.COMPLETED, timeout=240,
                what="campaign completed")
     seen = sent_ids(fakes)

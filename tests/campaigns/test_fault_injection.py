@@ -11,10 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import time
 from collections import Counter
 from decimal import Decimal
@@ -40,6 +38,7 @@ from campaigns.models import (
 )
 from channels.models import ChannelConfig
 from tenants.scoping import tenant_scope
+from tests.workers import CeleryProcesses, worker_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 SID = "AC" + "3" * 32
@@ -90,43 +89,20 @@ class PrivateRedis:
             self.proc = None
 
 
-class Stack:
-    """Two workers and one beat, all on the private Redis and the test database."""
-
-    def __init__(self, redis_url: str, fake_url: str, tmp: Path) -> None:
-        db = connection.settings_dict
-        self.tmp = tmp
-        self.env = {
-            **os.environ,
-            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-            "REDIS_URL": redis_url, "TWILIO_API_BASE": fake_url + "/twilio", "VAR_DIR": str(tmp / "var"),
-            "ENGINE_TICK_SECONDS": "1", "ENGINE_DISPATCH_ACTIVITY_TTL": "3", "ENGINE_CLAIM_TIMEOUT_SECONDS": "8",
-            "ENGINE_RETRY_BASE_SECONDS": "1",
-            "LOG_LEVEL": os.environ.get("FAULT_TEST_LOG_LEVEL", "WARNING"),
-        }
-        self.procs: list[subprocess.Popen] = []
-
-    def _spawn(self, name: str, *args: str) -> None:
-        log = open(self.tmp / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
-        level = self.env["LOG_LEVEL"].lower()
-        self.procs.append(subprocess.Popen([sys.executable, "-m", "celery", "-A", "config", *args, "-l", level], cwd=ROOT,
-                                           env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                           start_new_session=True))
-
-    def start(self, beats: int = 1) -> None:
-        for n in range(2):
-            self._spawn(f"worker{n}", "worker", "-c", "2", "-P", "prefork", "--without-gossip", "--without-mingle",
-                        "-n", f"fault{n}@%h")
-        for n in range(beats):  # a second beat is a deployment mistake the scheduler must survive
-            self._spawn(f"beat{n}", "beat", "-s", str(self.tmp / f"beat-schedule-{n}"))
-
-    def stop(self) -> None:
-        for proc in self.procs:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait()
+def start_stack(redis_url: str, fake_url: str, tmp: Path, *, beats: int = 1) -> CeleryProcesses:
+    """Two workers and `beats` beats (a second one is a deployment mistake the scheduler must
+    survive), all on the private Redis and the test database."""
+    env = {
+        **os.environ, "DATABASE_URL": worker_database_url(), "REDIS_URL": redis_url,
+        "TWILIO_API_BASE": fake_url + "/twilio", "VAR_DIR": str(tmp / "var"),
+        "ENGINE_TICK_SECONDS": "1", "ENGINE_DISPATCH_ACTIVITY_TTL": "3", "ENGINE_CLAIM_TIMEOUT_SECONDS": "8",
+        "ENGINE_RETRY_BASE_SECONDS": "1", "LOG_LEVEL": os.environ.get("FAULT_TEST_LOG_LEVEL", "WARNING"),
+    }
+    processes = CeleryProcesses(env, tmp, "fault")
+    processes.start_workers(2)
+    for _ in range(beats):
+        processes.start_beat()
+    return processes
 
 
 @pytest.fixture
@@ -140,10 +116,9 @@ def private_redis(tmp_path):
 @pytest.fixture
 def stack(request, private_redis, fake_providers, tmp_path):
     (tmp_path / "var").mkdir()
-    running = Stack(private_redis.url, fake_providers.url, tmp_path)
-    running.start(beats=getattr(request, "param", 1))
+    running = start_stack(private_redis.url, fake_providers.url, tmp_path, beats=getattr(request, "param", 1))
     yield running
-    running.stop()
+    running.stop(graceful=False)
 
 
 @pytest.fixture

@@ -17,9 +17,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +24,8 @@ from pathlib import Path
 import httpx
 import pytest
 from django.db import connection, connections
+
+from tests.workers import CeleryProcesses, worker_database_url
 
 # Playwright's sync API keeps an asyncio loop in this thread; the Django calls these tests make
 # between page actions are ordinary synchronous ones, so Django's async-safety guard is lifted.
@@ -64,31 +63,6 @@ def pytest_runtest_makereport(item, call):
                 (ARTIFACTS / f"{item.name}.html").write_text(page.content())
             except Exception:  # noqa: BLE001 - the page may be gone; the test failure is what matters
                 pass
-
-
-class Workers:
-    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
-        self.env, self.log_dir, self.procs = env, log_dir, []
-
-    def start(self, n: int = 1) -> None:
-        for _ in range(n):
-            log = open(self.log_dir / f"worker-{len(self.procs)}.log", "w")  # noqa: SIM115
-            self.procs.append(subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "config", "worker", "-c", "2", "-P", "prefork",
-                 "--without-gossip", "--without-mingle", "-n", f"e2e{len(self.procs)}@%h"],
-                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
-
-    def stop(self) -> None:
-        for proc in self.procs:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
 
 
 class Ticker(threading.Thread):
@@ -130,7 +104,7 @@ class Stack:
 
     server: object
     fake_url: str
-    workers: Workers
+    workers: CeleryProcesses
     ticker: Ticker
 
 
@@ -157,14 +131,13 @@ def e2e_stack(live_server, django_db_setup, fake_providers, tmp_path_factory):
     # For the live server's views (AI variants, test sends, connection tests run in this process).
     in_process = override_settings(**overrides, SITE_URL=live_server.url, OPENAI_API_KEY=openai_key)
     in_process.enable()
-    db = connection.settings_dict
     env = {**os.environ, **overrides, "SITE_URL": live_server.url, "OPENAI_API_KEY": openai_key,
-           "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-           "REDIS_URL": settings.REDIS_URL, "LOG_LEVEL": "WARNING", "ENGINE_DISPATCH_ACTIVITY_TTL": "5"}
+           "DATABASE_URL": worker_database_url(), "REDIS_URL": settings.REDIS_URL, "LOG_LEVEL": "WARNING",
+           "ENGINE_DISPATCH_ACTIVITY_TTL": "5"}
     celery_app.control.purge()
     log_dir = tmp_path_factory.mktemp("e2e-workers")
-    workers = Workers(env, log_dir)
-    workers.start()
+    workers = CeleryProcesses(env, log_dir, "e2e")
+    workers.start_workers()
     ticker = Ticker()
     ticker.start()
     yield Stack(server=live_server, fake_url=fake, workers=workers, ticker=ticker)
