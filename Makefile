@@ -60,16 +60,7 @@ bench-tools:
 
 bench: deps bench-tools
 	@test -n "$$DATABASE_URL" -a -n "$$REDIS_URL" || { echo "make bench needs DATABASE_URL and REDIS_URL (PostgreSQL, Redis)"; exit 1; }
-	mkdir -p var
-	{ echo "# Benchmarks: $$(nproc) cores, $$(free -g | awk '/^Mem:/{print $$2}') GiB, $$(date -u '+%Y-%m-%d %H:%M UTC')"; \
-	  echo; echo '```'; \
-	  $(PY) manage.py bench_ratelimit --senders 4 --seconds 60 && \
-	  $(PY) manage.py bench_fakeproviders && \
-	  $(PY) manage.py bench_audience_preview --contacts $(BENCH_CONTACTS) && \
-	  $(PY) manage.py bench_import --rows $(BENCH_CONTACTS) && \
-	  $(PY) manage.py bench_campaign --contacts $(BENCH_CONTACTS) --channels sms,email && \
-	  $(PY) manage.py bench_dashboard --deliveries $(BENCH_DELIVERIES) --drop; \
-	  echo '```'; } 2>&1 | tee var/bench.md
+	$(PY) manage.py bench_all --contacts $(BENCH_CONTACTS) --deliveries $(BENCH_DELIVERIES) --out var/bench.md
 
 lint: deps
 	$(VENV)/bin/ruff check .

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from channels import ratelimit
+from config.benchmarks import BenchResult, results_of
 
 
 def _sender(key: str, rate: float, burst: float, batch: int, start_at: float, stop_at: float, results) -> None:
@@ -90,3 +91,6 @@ class Command(BaseCommand):
         verdict = "within" if abs(deviation) <= 5 else "OUTSIDE"
         style = self.style.SUCCESS if verdict == "within" else self.style.ERROR
         self.stdout.write(style(f"{verdict} 5% of the configured rate"))
+        results_of(self).append(BenchResult(
+            f"Rate limiter within 5% of {rate:g}/s over {seconds:g} s, {senders} senders (issue 4)",
+            f"{achieved:.2f}/s ({deviation:+.2f}%), steady {steady_rate:.2f}/s", verdict == "within"))
