@@ -19,7 +19,14 @@ from audiences.models import ConsentState, Contact
 from campaigns import preflight, services
 from campaigns.engine.dispatch import run_dispatch
 from campaigns.engine.fanout import run_fan_out
-from campaigns.models import Campaign, CampaignContent, CampaignRun, DeliveryStatus, MessageTemplate, TemplateStatus
+from campaigns.models import (
+    Campaign,
+    CampaignContent,
+    CampaignRun,
+    DeliveryStatus,
+    MessageTemplate,
+    TemplateStatus,
+)
 from channels.models import ChannelConfig
 from tenants.scoping import tenant_scope
 
