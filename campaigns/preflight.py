@@ -54,7 +54,7 @@ SAMPLE_CONTACT = {
 SKIP_LABELS = {
     "no_address": "No address", "opted_out": "Opted out", "no_opt_in": "No opt-in",
     "suppressed": "Suppressed", "duplicate": "Duplicate address",
-    "outside_window": "Outside WhatsApp's 24-hour window",
+    "outside_window": "Outside the 24-hour window",
 }
 
 

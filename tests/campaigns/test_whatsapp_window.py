@@ -140,7 +140,7 @@ def test_the_review_counts_who_is_outside_the_window_and_who_has_no_time_zone(in
     pf = preflight.campaign_preflight(campaign, now=now)
     [wa] = pf.recipients
     assert (wa.recipients, wa.outside_window, wa.opted_out, wa.left_out) == (2, 2, 1, 3)
-    assert ("Outside WhatsApp's 24-hour window", 2) in wa.reasons
+    assert ("Outside the 24-hour window", 2) in wa.reasons
     assert wa.unknown_timezone == 1 and pf.unknown_timezone == 1
     assert any("haven't written to you in the last 24 hours" in w for w in pf.warnings)
     assert sum(b.counts["whatsapp"] for b in pf.buckets) == 2  # buckets count only who gets it
@@ -169,7 +169,7 @@ def test_the_review_page_shows_the_window_and_time_zone_figures(marketer_client,
         person(tenant_a, 2)
         campaign = session_campaign(tenant_a)
     body = marketer_client.get(f"/t/{tenant_a.slug}/campaigns/{campaign.pk}/edit/review/").content.decode()
-    assert "Outside WhatsApp&#x27;s 24-hour window: 1" in body
+    assert "Outside the 24-hour window: 1" in body
     assert "Time zone unknown" in body
     assert "no time zone of their own" in body and "Asia/Kolkata" in body
 
