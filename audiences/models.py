@@ -88,6 +88,9 @@ class Contact(TenantOwnedModel):
     last_active_at = models.DateTimeField(null=True, blank=True)
     telegram_chat_id = models.CharField(max_length=32, blank=True)
     telegram_username = models.CharField(max_length=64, blank=True)
+    # When the contact last wrote to us on WhatsApp (set by the inbound webhook receivers). A
+    # session message (free text, not an approved template) may only be sent within 24 hours of it.
+    whatsapp_last_inbound_at = models.DateTimeField(null=True, blank=True)
 
     consent_email = _consent_column()
     consent_push = _consent_column()
@@ -116,6 +119,9 @@ class Contact(TenantOwnedModel):
             models.Index(fields=["tenant", "pincode"], opclasses=["int8_ops", "varchar_pattern_ops"],
                          name="contact_pincode_prefix"),
             models.Index(fields=["tenant", "last_active_at"], name="contact_last_active"),
+            # "Who is inside WhatsApp's 24-hour window": a few contacts out of many, so partial.
+            models.Index(fields=["tenant", "whatsapp_last_inbound_at"], name="contact_wa_inbound",
+                         condition=Q(whatsapp_last_inbound_at__isnull=False)),
         ]
 
     def __str__(self) -> str:

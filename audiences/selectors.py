@@ -72,6 +72,17 @@ def reachable_q(channel: str) -> Q:
     return address_present_q(channel) & consent_allows_q(channel) & not_suppressed_q(channel)
 
 
+# WhatsApp lets a business send free-form "session" messages only within 24 hours of the
+# contact's last message to it (channels.providers.meta_whatsapp.SESSION_WINDOW checks the same
+# rule again at send time).
+WHATSAPP_SESSION_WINDOW = dt.timedelta(hours=24)
+
+
+def whatsapp_window_open_q(now: dt.datetime) -> Q:
+    """Contacts who wrote to us on WhatsApp within the last 24 hours (a session message may reach them)."""
+    return Q(whatsapp_last_inbound_at__gt=now - WHATSAPP_SESSION_WINDOW)
+
+
 def unreachable_reason(contact: Contact, channel: str) -> str:
     """Why one contact is not reachable on a channel ("" when it is); for test sends and detail pages."""
     if channel != "push" and not contact.address_for(channel):

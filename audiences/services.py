@@ -6,6 +6,7 @@ ConsentEvent in the same transaction; nothing else writes those columns.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Iterable
 
@@ -14,7 +15,7 @@ from django.core import signing
 from django.core.exceptions import EmptyResultSet, ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.urls import reverse
 
 from audiences.models import (
@@ -131,6 +132,20 @@ def consent_apply_keyword(*, tenant_id: int, channel: str, address: str, keyword
                                evidence=evidence_with_keyword)
     if not changed:
         logger.info("Keyword %s on %s from an address with no contact (tenant %s)", keyword, channel, tenant_id)
+    return changed
+
+
+def contacts_whatsapp_inbound_record(*, tenant_id: int, seen: dict[str, dt.datetime]) -> int:
+    """Record when contacts last wrote to us on WhatsApp ({E.164 phone: when}), which opens the
+    24-hour window for session messages. Never moves a stamp backwards (a late, retried webhook
+    carries an older time). Returns how many contacts changed."""
+    changed = 0
+    for phone, at in seen.items():
+        if not phone:
+            continue
+        changed += Contact.objects.filter(tenant_id=tenant_id, phone=phone).filter(
+            Q(whatsapp_last_inbound_at__isnull=True) | Q(whatsapp_last_inbound_at__lt=at),
+        ).update(whatsapp_last_inbound_at=at)
     return changed
 
 

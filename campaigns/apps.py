@@ -15,6 +15,11 @@ class CampaignsConfig(AppConfig):
             "task": "campaigns.tasks.scheduler_tick_task",
             "schedule": float(settings.ENGINE_TICK_SECONDS),
         }
+        # WhatsApp templates in review: Meta and Twilio decide within minutes to days.
+        settings.CELERY_BEAT_SCHEDULE["campaigns-templates-sync"] = {
+            "task": "campaigns.tasks.templates_sync_all_task",
+            "schedule": float(getattr(settings, "TEMPLATE_SYNC_SECONDS", 600)),
+        }
         settings.CELERY_BEAT_SCHEDULE["campaigns-send-times-refresh"] = {
             "task": "campaigns.tasks.send_times_refresh_all_task",
             "schedule": crontab(hour=2, minute=30),  # UTC, when little else runs

@@ -31,7 +31,13 @@ from campaigns.content import (
     TELEGRAM_TEXT_LIMIT,
     content_for,
 )
-from campaigns.media import ACCEPT_ATTR, MediaRejected, media_validate
+from campaigns.media import (
+    ACCEPT_ATTR,
+    AUDIO_ACCEPT_ATTR,
+    AUDIO_ACCEPTED_LABEL,
+    MediaRejected,
+    media_validate,
+)
 from campaigns.models import (
     WHATSAPP_MAX_BROADCAST_LIST,
     CallingHoursMode,
@@ -103,6 +109,11 @@ class ContentForm(forms.Form):
     channel: str = ""
     text_fields: tuple[str, ...] = ()  # fields copied into data as they are
     media_field: str = ""  # the content attribute holding a CampaignMedia id, if the channel takes media
+    media_audio: bool = False  # the media is a voice recording (MP3 / WAV), not an attachment
+    media_label = "Attachment"
+    media_upload_label = "Upload a new attachment"
+    media_help = "JPG, PNG or GIF images (5 MB), MP4 video (16 MB), PDF or Word documents (16 MB)."
+    media_accept = ACCEPT_ATTR
 
     channel_config = forms.ModelChoiceField(queryset=ChannelConfig.objects.none(), required=False,
                                             label="Send through")
@@ -123,15 +134,16 @@ class ContentForm(forms.Form):
             else "No enabled configuration yet: an admin adds one on the Channels page.")
         if self.media_field:
             media = CampaignMedia.objects.filter(campaign=campaign).order_by("-created_at")
+            media = media.filter(kind=CampaignMedia.Kind.AUDIO) if self.media_audio else \
+                media.exclude(kind=CampaignMedia.Kind.AUDIO)
             self.fields["media"] = forms.ChoiceField(
-                required=False, label="Attachment",
-                choices=[("", "No attachment")] + [(str(m.pk), f"{m.original_name} ({m.get_kind_display()})")
-                                                   for m in media],
+                required=False, label=self.media_label,
+                choices=[("", f"No {self.media_label.lower()}")] + [
+                    (str(m.pk), f"{m.original_name} ({m.get_kind_display()})") for m in media],
             )
             self.fields["media_upload"] = forms.FileField(
-                required=False, label="Upload a new attachment",
-                help_text="JPG, PNG or GIF images (5 MB), MP4 video (16 MB), PDF or Word documents (16 MB).",
-                widget=forms.ClearableFileInput(attrs={"accept": ACCEPT_ATTR}),
+                required=False, label=self.media_upload_label, help_text=self.media_help,
+                widget=forms.ClearableFileInput(attrs={"accept": self.media_accept}),
             )
             if not kwargs.get("data"):
                 self.initial["media"] = self.data_before.get(self.media_field, "")
@@ -149,7 +161,7 @@ class ContentForm(forms.Form):
         upload = self.cleaned_data.get("media_upload")
         if upload:
             try:
-                media_validate(upload)
+                media_validate(upload, audio=self.media_audio)
             except MediaRejected as exc:
                 raise ValidationError(str(exc)) from None
         return upload
@@ -302,22 +314,28 @@ class VoiceContentForm(ContentForm):
     channel = "voice"
     text_fields = ("caller_id", "queue", "max_concurrent", "max_retries", "retry_delay", "script", "amd_enabled",
                    "amd_action", "voicemail_text")
+    media_field = "audio_media_id"
+    media_audio = True
+    media_label = "Recording"
+    media_upload_label = "Upload a recording"
+    media_help = f"{AUDIO_ACCEPTED_LABEL}. Played instead of the script when set."
+    media_accept = AUDIO_ACCEPT_ATTR
     caller_id = _text("Caller ID", placeholder="+15555550100", help_text="Blank: the configuration's number.")
     queue = _text("Queue", help_text="The queue connected calls are routed through.")
     max_concurrent = forms.IntegerField(label="Max concurrent calls", initial=1)
     max_retries = forms.IntegerField(label="Max retries", initial=0)
     retry_delay = forms.IntegerField(label="Retry delay (seconds)", initial=60)
-    script = _text("Script", rows=5, help_text="Read to the recipient by text-to-speech.")
+    script = _text("Script", rows=5, help_text="Read to the recipient by text-to-speech, unless a recording is set.")
     amd_enabled = forms.BooleanField(label="Answering machine detection", required=False)
     amd_action = forms.ChoiceField(label="When a machine answers", choices=[("hangup", "Hang up"),
                                                                              ("voicemail", "Leave a voicemail")])
     voicemail_text = _text("Voicemail", rows=3)
 
-    def to_data(self):
-        data = super().to_data()
-        # Audio files are not uploaded here (media takes images, video and documents); keep one set elsewhere.
-        data["audio_media_id"] = self.data_before.get("audio_media_id", "")
-        return data
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # The recording sits beside the script it replaces.
+        self.order_fields(["channel_config", "caller_id", "queue", "max_concurrent", "max_retries", "retry_delay",
+                           "script", "media", "media_upload", "amd_enabled", "amd_action", "voicemail_text"])
 
     def initial_from(self, data, content):
         initial = super().initial_from(data, content)

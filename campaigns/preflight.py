@@ -17,7 +17,13 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from audiences.models import CONSENT_CHANNELS, ConsentState, Contact, consent_field
-from audiences.selectors import address_present_q, consent_allows_q, not_suppressed_q, reachable_q
+from audiences.selectors import (
+    address_present_q,
+    consent_allows_q,
+    not_suppressed_q,
+    reachable_q,
+    whatsapp_window_open_q,
+)
 from audiences.selectors_telegram import (
     SUBSCRIBERS_ALL,
     SUBSCRIBERS_AUDIENCE,
@@ -30,6 +36,7 @@ from campaigns.models import (
     CallingHoursMode,
     Campaign,
     CampaignContent,
+    CampaignMedia,
     ChannelBudget,
     MessageTemplate,
     SendMode,
@@ -58,6 +65,7 @@ SAMPLE_CONTACT = {
 SKIP_LABELS = {
     "no_address": "No address", "opted_out": "Opted out", "no_opt_in": "No opt-in",
     "suppressed": "Suppressed", "duplicate": "Duplicate address",
+    "outside_window": "Outside the 24-hour window",
 }
 
 
@@ -72,6 +80,9 @@ class ChannelRecipients:
     no_opt_in: int = 0
     suppressed: int = 0
     duplicate: int = 0
+    outside_window: int = 0  # WhatsApp session messages only
+    # Informational: recipients without a time zone of their own (the workspace's is assumed).
+    unknown_timezone: int = 0
     # Telegram: ticked groups and channels (one post each, counted in recipients) and their members.
     chats: int = 0
     chat_members: int = 0
@@ -80,31 +91,53 @@ class ChannelRecipients:
 
     @property
     def left_out(self) -> int:
-        return self.no_address + self.opted_out + self.no_opt_in + self.suppressed + self.duplicate
+        return self.no_address + self.opted_out + self.no_opt_in + self.suppressed + self.duplicate + self.outside_window
 
     @property
     def reasons(self) -> list[tuple[str, int]]:
         return [(label, getattr(self, key)) for key, label in SKIP_LABELS.items() if getattr(self, key)]
 
 
-def recipients_by_channel(campaign: Campaign) -> list[ChannelRecipients]:
+def whatsapp_session(campaign: Campaign) -> bool:
+    """Is the campaign's WhatsApp content a session message (free text inside the 24-hour window)?"""
+    if "whatsapp" not in campaign.channels:
+        return False
+    content = campaign.contents.filter(channel="whatsapp").first()
+    return bool(content) and (content.data or {}).get("mode", "template") == "session"
+
+
+def campaign_reachable_q(ch: str, *, session: bool, now: dt.datetime) -> Q:
+    """reachable_q, narrowed for a WhatsApp session message to contacts inside the 24-hour window
+    (the fan-out skips the others with the same rule)."""
+    if ch == "whatsapp" and session:
+        return reachable_q(ch) & whatsapp_window_open_q(now)
+    return reachable_q(ch)
+
+
+def recipients_by_channel(campaign: Campaign, *, now: dt.datetime | None = None) -> list[ChannelRecipients]:
     """Per contact channel: who gets it and how many are left out, by reason (one aggregate query,
     plus one over the subscribers when Telegram goes to all of them). Telegram adds one recipient
     per ticked group or channel the bot is still in.
 
     Reasons are exclusive and checked in the fan-out's order: no address, opted out, no opt-in,
-    suppressed; among the rest, a second contact sharing an address is a duplicate.
+    suppressed, outside WhatsApp's 24-hour window (session messages only); among the rest, a
+    second contact sharing an address is a duplicate. Recipients without a time zone are counted
+    too (informational: they are sent to on the workspace's time).
     """
     channels = [c for c in campaign.channels if c in CONSENT_CHANNELS]
     if not channels:
         return []
+    now = now or timezone.now()
+    session = whatsapp_session(campaign)
     targets = campaign_telegram_targets(campaign) if "telegram" in channels else None
     separate = targets is not None and not targets.needs_audience
-    rows = _channel_recipients(campaign_contacts(campaign), [c for c in channels if not (separate and c == "telegram")])
+    rows = _channel_recipients(campaign_contacts(campaign), [c for c in channels if not (separate and c == "telegram")],
+                               session=session, now=now)
     if targets is not None:
         if separate:
             if targets.subscribers == SUBSCRIBERS_ALL:
-                [telegram] = _channel_recipients(telegram_subscriber_contacts(tenant_id=campaign.tenant_id), ["telegram"])
+                [telegram] = _channel_recipients(telegram_subscriber_contacts(tenant_id=campaign.tenant_id),
+                                                 ["telegram"], session=session, now=now)
             else:
                 telegram = ChannelRecipients(channel="telegram", label=CHANNEL_LABELS["telegram"])
             rows.append(telegram)
@@ -116,21 +149,25 @@ def recipients_by_channel(campaign: Campaign) -> list[ChannelRecipients]:
     return sorted(rows, key=lambda r: channels.index(r.channel))
 
 
-def _channel_recipients(contacts, channels: list[str]) -> list[ChannelRecipients]:
+def _channel_recipients(contacts, channels: list[str], *, session: bool, now: dt.datetime) -> list[ChannelRecipients]:
     if not channels:
         return []
     aggregates: dict[str, Any] = {"total": Count("pk")}
     for ch in channels:
         has_address = address_present_q(ch)
         opted_out = Q(**{consent_field(ch): ConsentState.OPTED_OUT})
+        reachable = campaign_reachable_q(ch, session=session, now=now)
         aggregates[f"{ch}__no_address"] = Count("pk", filter=~has_address)
         aggregates[f"{ch}__opted_out"] = Count("pk", filter=has_address & opted_out)
         aggregates[f"{ch}__no_opt_in"] = Count("pk", filter=has_address & ~opted_out & ~consent_allows_q(ch))
         if not_suppressed_q(ch):  # empty for channels without a suppressible address
             aggregates[f"{ch}__suppressed"] = Count("pk", filter=has_address & consent_allows_q(ch) & ~not_suppressed_q(ch))
-        aggregates[f"{ch}__reachable"] = Count("pk", filter=reachable_q(ch))
+        if ch == "whatsapp" and session:
+            aggregates[f"{ch}__outside_window"] = Count("pk", filter=reachable_q(ch) & ~whatsapp_window_open_q(now))
+        aggregates[f"{ch}__reachable"] = Count("pk", filter=reachable)
+        aggregates[f"{ch}__no_tz"] = Count("pk", filter=reachable & Q(timezone=""))
         if ch in ADDRESS_COLUMN:
-            aggregates[f"{ch}__distinct"] = Count(ADDRESS_COLUMN[ch], distinct=True, filter=reachable_q(ch))
+            aggregates[f"{ch}__distinct"] = Count(ADDRESS_COLUMN[ch], distinct=True, filter=reachable)
     row = contacts.order_by().aggregate(**aggregates)
     out = []
     for ch in channels:
@@ -140,7 +177,8 @@ def _channel_recipients(contacts, channels: list[str]) -> list[ChannelRecipients
             channel=ch, label=CHANNEL_LABELS[ch], audience=row["total"], recipients=distinct,
             no_address=row[f"{ch}__no_address"], opted_out=row[f"{ch}__opted_out"],
             no_opt_in=row[f"{ch}__no_opt_in"], suppressed=row.get(f"{ch}__suppressed", 0),
-            duplicate=reachable - distinct,
+            duplicate=reachable - distinct, outside_window=row.get(f"{ch}__outside_window", 0),
+            unknown_timezone=min(row[f"{ch}__no_tz"], distinct),
         ))
     return out
 
@@ -156,7 +194,7 @@ class TimezoneBucket:
         return max(self.counts.values(), default=0)
 
 
-def timezone_buckets(campaign: Campaign) -> list[TimezoneBucket]:
+def timezone_buckets(campaign: Campaign, *, now: dt.datetime | None = None) -> list[TimezoneBucket]:
     """Reachable contacts grouped by their local zone (blank: the workspace's), per channel; one GROUP BY.
     Telegram is left out when it does not message the audience (all subscribers, or chats only)."""
     channels = [c for c in campaign.channels if c in CONSENT_CHANNELS]
@@ -164,13 +202,16 @@ def timezone_buckets(campaign: Campaign) -> list[TimezoneBucket]:
         channels.remove("telegram")
     if not channels:
         return []
+    now = now or timezone.now()
+    session = whatsapp_session(campaign)
+    reach = {ch: campaign_reachable_q(ch, session=session, now=now) for ch in channels}
     any_reachable = Q()
     for ch in channels:
-        any_reachable |= reachable_q(ch)
+        any_reachable |= reach[ch]
     rows = (
         campaign_contacts(campaign).filter(any_reachable).order_by()
         .values("timezone")
-        .annotate(**{ch: Count("pk", filter=reachable_q(ch)) for ch in channels})
+        .annotate(**{ch: Count("pk", filter=reach[ch]) for ch in channels})
     )
     tenant_tz = campaign.tenant.timezone
     buckets: dict[str, TimezoneBucket] = {}
@@ -281,6 +322,15 @@ class Preflight:
         return [(h, n, round(100 * n / peak)) for h, n in enumerate(self.optimal_hours or []) if n]
 
     @property
+    def unknown_timezone(self) -> int:
+        """Recipients (on any one channel, at most) whose local time is the workspace's by assumption."""
+        return max((r.unknown_timezone for r in self.recipients), default=0)
+
+    @property
+    def whatsapp_session(self) -> bool:
+        return whatsapp_session(self.campaign)
+
+    @property
     def total_cost(self) -> Decimal:
         return sum((e.cost for e in self.estimates), Decimal("0"))
 
@@ -325,6 +375,9 @@ def content_previews(campaign: Campaign, context: dict[str, Any]) -> list[Previe
             for index, value in enumerate(rendered["template_variables"], start=1):
                 body = body.replace(f"{{{{{index}}}}}", value)
             preview.fields = [("Template", str(template) if template else "—"), ("Message", body)]
+        elif ch == "voice" and getattr(typed, "audio_media_id", ""):
+            recording = CampaignMedia.objects.filter(tenant_id=campaign.tenant_id, pk=typed.audio_media_id).first()
+            preview.fields = [("Recording", recording.original_name if recording else "— (missing: upload it again)")]
         else:
             preview.fields = [("Message", rendered.get("text", ""))]
         out.append(preview)
@@ -450,8 +503,8 @@ def campaign_preflight(campaign: Campaign, *, now: dt.datetime | None = None) ->
     now = now or timezone.now()
     contact = sample_contact(campaign)
     context = contact_context(contact) if contact is not None else dict(SAMPLE_CONTACT)
-    recipients = recipients_by_channel(campaign)
-    buckets = timezone_buckets(campaign)
+    recipients = recipients_by_channel(campaign, now=now)
+    buckets = timezone_buckets(campaign, now=now)
     sms_parts, sms_encoding = sms_units(campaign, context) if "sms" in campaign.channels else (1, "")
     social_content = campaign.contents.filter(channel="social").first()
     social_accounts = len((social_content.data.get("accounts") if social_content else None) or [])
@@ -460,19 +513,25 @@ def campaign_preflight(campaign: Campaign, *, now: dt.datetime | None = None) ->
     if campaign.send_mode == SendMode.OPTIMAL:
         from campaigns.engine.optimal import optimal_hour_distribution
 
+        session = whatsapp_session(campaign)
         any_reachable = Q()
         for ch in campaign.channels:
             if ch in CONSENT_CHANNELS:
-                any_reachable |= reachable_q(ch)
+                any_reachable |= campaign_reachable_q(ch, session=session, now=now)
         optimal_hours = optimal_hour_distribution(tenant=campaign.tenant,
                                                   contacts=campaign_contacts(campaign).filter(any_reachable))
     estimates = channel_estimates(campaign, recipients, buckets, start=start, sms_parts=sms_parts,
                                   social_accounts=social_accounts)
+    warnings = preflight_warnings(campaign, now=now, sms_parts=sms_parts, sms_encoding=sms_encoding,
+                                  estimates=estimates)
+    for r in recipients:
+        if r.channel == "whatsapp" and r.outside_window:
+            warnings.append(f"WhatsApp: {r.outside_window} contact{'s' if r.outside_window != 1 else ''} haven't "
+                            "written to you in the last 24 hours, so the session message can't reach them; "
+                            "choose an approved template to include them.")
     return Preflight(
         campaign=campaign, start=start, recipients=recipients, buckets=buckets, estimates=estimates,
-        previews=content_previews(campaign, context),
-        warnings=preflight_warnings(campaign, now=now, sms_parts=sms_parts, sms_encoding=sms_encoding,
-                                    estimates=estimates),
+        previews=content_previews(campaign, context), warnings=warnings,
         sample_name=str(contact) if contact is not None else "a sample contact (Alex Sample)",
         social_accounts=social_accounts, optimal_hours=optimal_hours,
     )

@@ -13,4 +13,5 @@ def approved_templates(tenant) -> QuerySet[MessageTemplate]:
 
 
 def templates_for_page(tenant) -> QuerySet[MessageTemplate]:
-    return MessageTemplate.objects.filter(tenant=tenant).select_related("header_media").order_by("name", "language")
+    return (MessageTemplate.objects.filter(tenant=tenant).select_related("header_media", "channel_config", "tenant")
+            .order_by("name", "language"))

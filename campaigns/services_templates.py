@@ -1,20 +1,23 @@
 """Writes to WhatsApp message templates: validation, approval (through the provider where its
 adapter can, by an admin in the Sandbox), deletion guarded against campaigns that use them.
 
-Adapters opt in to approval with two optional methods:
-    submit_template(template_dict) -> {"id": ..., "status": ...}
-    template_status(name, language) -> {"status": "approved"|"rejected"|"submitted", "reason": ...}
-None of the current WhatsApp adapters offer them (Meta's template API and Twilio's Content API
-approval are not wired in yet), so only the Sandbox gets the manual review.
+Adapters with capabilities.template_approval (Meta Cloud API, Twilio Content API) take a
+channels.base.TemplateSpec in submit_template() and report the review in template_review();
+the beat task templates_sync_task asks every few minutes for templates still in review. Only
+the Sandbox gets the manual review.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+from dataclasses import replace
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
+from campaigns.media import media_public_url
 from campaigns.models import (
     Campaign,
     CampaignContent,
@@ -22,9 +25,12 @@ from campaigns.models import (
     MessageTemplate,
     TemplateStatus,
 )
-from channels.base import ProviderError
+from channels.base import Media, ProviderError, TemplateReview, TemplateSpec
 from channels.models import ChannelConfig
+from channels.registry import adapter_class
 from channels.selectors import channel_adapter, channel_config_for
+
+logger = logging.getLogger(__name__)
 
 NAME_RE = re.compile(r"^[a-z0-9_]+$")
 VARIABLE_RE = re.compile(r"\{\{\s*(\d+)\s*\}\}")
@@ -92,14 +98,24 @@ def buttons_errors(buttons: list[dict]) -> list[str]:
     return problems
 
 
-def template_as_dict(template: MessageTemplate) -> dict:
-    """The shape handed to an adapter's submit_template()."""
-    return {
-        "name": template.name, "language": template.language, "category": template.category,
-        "body": template.body, "footer": template.footer, "buttons": template.buttons,
-        "header_media": ({"kind": template.header_media.kind, "url": template.header_media.file.url}
-                         if template.header_media_id else None),
-    }
+def template_spec(template: MessageTemplate) -> TemplateSpec:
+    """The plain shape handed to an adapter's submit_template() / template_review()."""
+    header = None
+    if template.header_media_id:
+        item = template.header_media
+        header = Media(url=media_public_url(item), content_type=item.content_type, filename=item.original_name)
+    return TemplateSpec(name=template.name, language=template.language, category=template.category,
+                        body=template.body, footer=template.footer, buttons=tuple(template.buttons or ()),
+                        header_media=header, provider_id=template.provider_template_id)
+
+
+def template_approval_supported(config: ChannelConfig | None) -> bool:
+    if config is None:
+        return False
+    try:
+        return bool(adapter_class(config.provider).capabilities.template_approval)
+    except (LookupError, ImportError, AttributeError):
+        return False
 
 
 def template_config(template: MessageTemplate) -> ChannelConfig | None:
@@ -138,21 +154,24 @@ def template_submit(*, template: MessageTemplate) -> MessageTemplate:
         raise TemplateActionRefused(f"“{template.name}” is {template.get_status_display().lower()}: only drafts "
                                     "and rejected templates can be submitted.")
     config, adapter = _adapter(template)
-    submit = getattr(adapter, "submit_template", None)
-    provider_id = ""
-    if submit is not None:
+    provider_id = template.provider_template_id
+    if template_approval_supported(config):
+        # A resubmission after a rejection goes to the same provider template (Meta edits it in place).
+        spec = template_spec(template)
+        if template.channel_config_id and template.channel_config_id != config.pk:
+            spec = replace(spec, provider_id="")  # another account: a new template there
         try:
-            result = submit(template_as_dict(template)) or {}
+            review = adapter.submit_template(spec)
         except ProviderError as exc:
-            raise TemplateActionRefused(f"{config.provider_label} refused the template: {exc}") from exc
-        provider_id = str(result.get("id", ""))
+            raise TemplateActionRefused(f"{config.provider_label} refused the template: {exc.message}") from exc
+        provider_id = review.provider_id or provider_id
     elif config.provider != "sandbox":
         raise TemplateActionRefused(f"Submitting templates through {config.provider_label} isn't supported here "
                                     "yet: submit it in the provider's console.")
     updated = MessageTemplate.objects.filter(
         pk=template.pk, status__in=(TemplateStatus.DRAFT, TemplateStatus.REJECTED),
     ).update(status=TemplateStatus.SUBMITTED, rejection_reason="", submitted_at=timezone.now(),
-             provider_template_id=provider_id or template.provider_template_id, channel_config=config)
+             provider_template_id=provider_id, channel_config=config)
     if not updated:
         raise TemplateActionRefused(f"“{template.name}” changed meanwhile; reload the page.")
     template.refresh_from_db()
@@ -178,21 +197,42 @@ def template_sync(*, template: MessageTemplate) -> MessageTemplate:
     if template.status != TemplateStatus.SUBMITTED:
         raise TemplateActionRefused(f"“{template.name}” is not waiting for review.")
     config, adapter = _adapter(template)
-    status_of = getattr(adapter, "template_status", None)
-    if status_of is None:
+    if not template_approval_supported(config):
         raise TemplateActionRefused(f"{config.provider_label} can't report template reviews here"
                                     f"{': an admin marks the outcome' if config.provider == 'sandbox' else ''}.")
     try:
-        result = status_of(template.name, template.language) or {}
+        review = adapter.template_review(template_spec(template))
     except ProviderError as exc:
-        raise TemplateActionRefused(f"{config.provider_label} didn't answer: {exc}") from exc
-    status = str(result.get("status", "")).lower()
-    if status in ("approved", "rejected"):
-        return _apply_review(template, approved=status == "approved",
-                             reason=result.get("reason") or "Rejected by the provider (no reason given).")
+        raise TemplateActionRefused(f"{config.provider_label} didn't answer: {exc.message}") from exc
+    if review.provider_id and review.provider_id != template.provider_template_id:
+        MessageTemplate.objects.filter(pk=template.pk).update(provider_template_id=review.provider_id)
+    if review.status in (TemplateReview.APPROVED, TemplateReview.REJECTED):
+        return _apply_review(template, approved=review.status == TemplateReview.APPROVED,
+                             reason=review.reason or "Rejected by the provider (no reason given).")
     MessageTemplate.objects.filter(pk=template.pk).update(status_checked_at=timezone.now())
     template.refresh_from_db()
     return template
+
+
+def templates_sync_due(*, tenant_id: int, limit: int = 50) -> dict[str, int]:
+    """Beat: ask the providers about this tenant's templates still in review, oldest check first.
+    A provider error on one template is logged and the others go on."""
+    outcome = {"checked": 0, "approved": 0, "rejected": 0, "failed": 0}
+    due = (MessageTemplate.objects.filter(tenant_id=tenant_id, status=TemplateStatus.SUBMITTED)
+           .select_related("tenant", "channel_config").order_by(F("status_checked_at").asc(nulls_first=True))[:limit])
+    for template in due:
+        if not template_approval_supported(template_config(template)):
+            continue  # the Sandbox (an admin decides) or a provider without a review API
+        try:
+            template = template_sync(template=template)
+        except TemplateActionRefused as exc:
+            logger.warning("Template %s: sync failed: %s", template.pk, exc)
+            outcome["failed"] += 1
+            continue
+        outcome["checked"] += 1
+        if template.status in (TemplateStatus.APPROVED, TemplateStatus.REJECTED):
+            outcome[template.status] += 1
+    return outcome
 
 
 def template_review(*, template: MessageTemplate, approved: bool, reason: str = "") -> MessageTemplate:

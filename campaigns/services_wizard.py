@@ -47,11 +47,13 @@ def campaign_fields_update(*, campaign: Campaign, fields: dict[str, Any]) -> Cam
 
 
 def campaign_content_save(*, campaign: Campaign, channel: str, data: dict[str, Any], channel_config=None,
-                          media_field: str = "", upload: UploadedFile | None = None) -> CampaignContent:
+                          media_field: str = "", upload: UploadedFile | None = None,
+                          audio: bool = False) -> CampaignContent:
+    """Save one channel's content; an upload is validated (audio=True: a voice recording) and stored."""
     with transaction.atomic():
         _lock_editable(campaign)
         if upload is not None and media_field:
-            data = {**data, media_field: str(media_store(campaign=campaign, upload=upload).pk)}
+            data = {**data, media_field: str(media_store(campaign=campaign, upload=upload, audio=audio).pk)}
         content, _ = CampaignContent.objects.update_or_create(
             campaign=campaign, channel=channel,
             defaults={"tenant_id": campaign.tenant_id, "data": data, "channel_config": channel_config},

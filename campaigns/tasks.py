@@ -81,5 +81,26 @@ def send_times_refresh_all_task() -> int:
         send_times_refresh_task.delay(tenant_id)
     return len(tenant_ids)
 
+@shared_task(base=TenantTask, name="campaigns.tasks.templates_sync_task")
+def templates_sync_task(tenant) -> dict:
+    from campaigns.services_templates import templates_sync_due
+
+    return templates_sync_due(tenant_id=tenant.pk)
+
+
+@shared_task(name="campaigns.tasks.templates_sync_all_task")
+def templates_sync_all_task() -> int:
+    """Beat: one sync task per tenant with WhatsApp templates waiting for the provider's review."""
+    from campaigns.models import MessageTemplate, TemplateStatus
+    from tenants.scoping import scopes_disabled
+
+    with scopes_disabled():
+        tenant_ids = list(MessageTemplate.objects.filter(status=TemplateStatus.SUBMITTED, tenant__is_active=True)
+                          .order_by().values_list("tenant_id", flat=True).distinct())
+    for tenant_id in tenant_ids:
+        templates_sync_task.delay(tenant_id)
+    return len(tenant_ids)
+
+
 # AI auto-replies keep their task beside their code; importing it here registers it with workers.
 from campaigns.ai_replies.tasks import auto_reply_handle_task  # noqa: E402,F401

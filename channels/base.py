@@ -74,6 +74,33 @@ class TemplateRef:
 
 
 @dataclass(frozen=True)
+class TemplateSpec:
+    """A WhatsApp message template as submitted for the provider's (Meta's) review."""
+
+    name: str  # lower-case letters, digits and underscores
+    language: str  # "en", "en_US", "hi" ...
+    category: str  # "marketing", "utility" or "authentication"
+    body: str  # with numbered variables {{1}}, {{2}} ...
+    footer: str = ""
+    buttons: Sequence[Mapping[str, str]] = ()  # {"type": "url"|"quick_reply", "text": ..., "url": ...}
+    header_media: Media | None = None
+    provider_id: str = ""  # set after a first submission (Meta template id, Twilio Content SID)
+
+
+@dataclass(frozen=True)
+class TemplateReview:
+    """The provider's word on a submitted template."""
+
+    SUBMITTED: ClassVar[str] = "submitted"
+    APPROVED: ClassVar[str] = "approved"
+    REJECTED: ClassVar[str] = "rejected"
+
+    status: str  # one of SUBMITTED (still in review), APPROVED, REJECTED
+    reason: str = ""  # the provider's rejection reason
+    provider_id: str = ""
+
+
+@dataclass(frozen=True)
 class OutboundMessage:
     """One message to one recipient, fully rendered (personalisation already applied)."""
 
@@ -140,6 +167,8 @@ class Capabilities:
     media_types: frozenset[str] = frozenset()
     read_receipts: bool = False
     templates_required: bool = False  # business-initiated messages need an approved template
+    # submit_template() / template_review() talk to the provider's template review (WhatsApp).
+    template_approval: bool = False
     max_batch: int = 100  # messages per send() call the adapter handles efficiently
     default_rate_per_second: float = 10.0
     callbacks: bool = False
@@ -208,3 +237,14 @@ class ChannelAdapter:
     def parse_callback(self, request) -> list[StatusEvent]:
         """Turn a verified callback into status events (call verify_callback first)."""
         return []
+
+    def submit_template(self, spec: TemplateSpec) -> TemplateReview:
+        """Send a message template to the provider's review (capabilities.template_approval only).
+
+        Returns the review as it stands right after submission (usually SUBMITTED, with the
+        provider's id for the template); raises ProviderError when the provider refuses it."""
+        raise NotImplementedError
+
+    def template_review(self, spec: TemplateSpec) -> TemplateReview:
+        """Ask the provider where the review of a submitted template stands (spec.provider_id set)."""
+        raise NotImplementedError

@@ -6,6 +6,7 @@ from django.urls import include, path
 
 from analytics import api_views as analytics_api_views
 from analytics import views as analytics_views
+from campaigns import public_views as campaign_public_views
 from tenants import views as tenant_views
 
 # Everything a tenant owns lives under /t/<tenant_slug>/; TenantMiddleware resolves the slug,
@@ -44,6 +45,8 @@ urlpatterns = [
     path("push/", include("channels.public_urls")),
     path("p/", include("audiences.public_urls")),
     path("r/", include("analytics.public_urls")),
+    # Campaign media for providers to fetch (voice recordings, attachments), by UUID.
+    path("m/<uuid:media_id>/<str:filename>", campaign_public_views.media_public, name="media_public"),
     path("t/<slug:tenant_slug>/", include(tenant_patterns)),
 ]
 

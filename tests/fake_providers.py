@@ -25,7 +25,7 @@ def fake_providers():
     server.stop()
 
 
-PREFIXES = {"twilio": "/twilio", "sendgrid": "/sendgrid"}
+PREFIXES = {"twilio": "/twilio", "sendgrid": "/sendgrid", "meta": "/meta"}
 
 
 @dataclass
@@ -61,6 +61,7 @@ class Fakes:
 def fakes(fake_providers, settings) -> Fakes:
     settings.TWILIO_API_BASE = fake_providers.url + "/twilio"
     settings.SENDGRID_API_HOST = fake_providers.url + "/sendgrid"
+    settings.WHATSAPP_API_BASE = fake_providers.url + "/meta"
     hub = Fakes(fake_providers.url)
     hub.reset()
     yield hub

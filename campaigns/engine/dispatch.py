@@ -42,6 +42,7 @@ from django.utils import timezone
 from analytics.tracking import tracking_apply
 from audiences.services import unsubscribe_token
 from campaigns.content import content_for
+from campaigns.media import media_public_url
 from campaigns.models import (
     ACCEPTED_STATUSES,
     CallingHoursMode,
@@ -182,8 +183,7 @@ class MessageBuilder:
         item = CampaignMedia.objects.filter(tenant_id=self.campaign.tenant_id, pk=media_id).first()
         if item is None:
             return ()
-        return (Media(url=f"{settings.SITE_URL}{item.file.url}", content_type=item.content_type,
-                      filename=item.original_name),)
+        return (Media(url=media_public_url(item), content_type=item.content_type, filename=item.original_name),)
 
     def build(self, delivery: Delivery) -> OutboundMessage:
         if self.step_builders:  # journey hook, see __init__
@@ -204,6 +204,11 @@ class MessageBuilder:
                                    variables=tuple(fields.pop("template_variables", ())),
                                    provider_id=self.template.provider_template_id)
         fields.pop("template_variables", None)
+        if self.channel == "whatsapp" and self.template is None and delivery.contact is not None \
+                and delivery.contact.whatsapp_last_inbound_at is not None:
+            # The adapter refuses session text outside the 24-hour window; it needs the stamp.
+            fields["options"] = {**fields.get("options", {}),
+                                 "last_inbound_at": delivery.contact.whatsapp_last_inbound_at.isoformat()}
         if self.channel == "social":
             fields["text"] = self.typed.text_for(delivery.address)
         fields = tracking_apply(fields, delivery=delivery, campaign=self.campaign, channel=self.channel)

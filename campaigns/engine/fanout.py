@@ -17,7 +17,12 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from audiences.models import ConsentState, Contact, PushSubscription, consent_field
-from audiences.selectors import address_present_q, consent_allows_q, not_suppressed_q
+from audiences.selectors import (
+    address_present_q,
+    consent_allows_q,
+    not_suppressed_q,
+    whatsapp_window_open_q,
+)
 from audiences.selectors_telegram import (
     SUBSCRIBERS_ALL,
     SUBSCRIBERS_AUDIENCE,
@@ -52,7 +57,14 @@ def _address_expression(channel: str):
     return Coalesce(ADDRESS_COLUMN[channel], Value(""), output_field=CharField())
 
 
-def _reason_expression(channel: str, *, configured: bool):
+def whatsapp_session_mode(data: dict | None) -> bool:
+    """A WhatsApp content that is a session message (free text), not an approved template."""
+    return (data or {}).get("mode", "template") == "session"
+
+
+def _reason_expression(channel: str, *, configured: bool, session_window: bool = False):
+    """The skip reason as a SQL CASE, in order: no config, no address, opted out, no opt-in,
+    suppressed, and (WhatsApp session messages only) outside the 24-hour window."""
     if not configured:
         return Value(SkipReason.NO_CONFIG.value, output_field=CharField())
     whens = [
@@ -62,6 +74,9 @@ def _reason_expression(channel: str, *, configured: bool):
     ]
     if not_suppressed_q(channel):  # empty for channels without a suppressible address
         whens.append(When(~not_suppressed_q(channel), then=Value(SkipReason.SUPPRESSED.value)))
+    if channel == "whatsapp" and session_window:
+        # Judged at fan-out; the adapter checks again at send time with the stamp it is given.
+        whens.append(When(~whatsapp_window_open_q(timezone.now()), then=Value(SkipReason.WINDOW.value)))
     return Case(*whens, default=Value(""), output_field=CharField())
 
 
@@ -75,10 +90,14 @@ def fan_out_channel(*, run: CampaignRun, channel: str, contacts: QuerySet[Contac
     `contacts`: who to fan out over instead of the campaign's audience (Telegram's "all subscribers")."""
     campaign = run.campaign
     config = campaign_channel_config(campaign, channel)
+    session = False
+    if channel == "whatsapp":
+        content = campaign.contents.filter(channel="whatsapp").first()
+        session = whatsapp_session_mode(content.data if content else None)
     audience = (
         (contacts if contacts is not None else campaign_contacts(campaign))
         .annotate(fan_address=_address_expression(channel),
-                  fan_reason=_reason_expression(channel, configured=config is not None))
+                  fan_reason=_reason_expression(channel, configured=config is not None, session_window=session))
         .values("id", "fan_address", "fan_reason")
         .order_by()
     )

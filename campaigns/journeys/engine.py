@@ -36,7 +36,7 @@ from django.utils import timezone
 
 from audiences.models import ConsentState, Contact, consent_field
 from audiences.segments import compile_rules
-from campaigns.engine.fanout import _address_expression, _reason_expression
+from campaigns.engine.fanout import _address_expression, _reason_expression, whatsapp_session_mode
 from campaigns.models import (
     LIVE_STATES,
     STEP_STRIDE,
@@ -266,7 +266,8 @@ def _send(mover: _Mover, run: CampaignRun, step: WorkflowStep, ids: list[int]) -
     audience = (
         Contact.objects.filter(Exists(Journey.objects.filter(pk__in=going, contact_id=OuterRef("pk"))))
         .annotate(fan_address=_address_expression(channel),
-                  fan_reason=_reason_expression(channel, configured=config is not None),
+                  fan_reason=_reason_expression(channel, configured=config is not None,
+                                                session_window=whatsapp_session_mode(step.data)),
                   fan_entry=Subquery(entry, output_field=IntegerField()))
         .values("id", "fan_address", "fan_reason", "fan_entry")
         .order_by()

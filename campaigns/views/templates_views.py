@@ -12,6 +12,8 @@ from campaigns.models import MessageTemplate, TemplateStatus
 from campaigns.selectors_templates import templates_for_page
 from campaigns.services_templates import (
     TemplateActionRefused,
+    template_approval_supported,
+    template_config,
     template_delete,
     template_mark_edited,
     template_review,
@@ -37,6 +39,10 @@ def template_list(request):
     # The manual review is offered when the workspace's WhatsApp goes through the Sandbox.
     config = channel_config_for(tenant=request.tenant, channel="whatsapp")
     sandbox = config is not None and config.provider == "sandbox"
+    for t in templates:
+        # Which account reviews it, and whether its provider reports the review (Sync status).
+        t.review_config = template_config(t)
+        t.provider_review = template_approval_supported(t.review_config)
     return render(request, "campaigns/templates.html", {
         "templates": templates,
         "starters": starter_list(),

@@ -187,7 +187,7 @@ def _content(request, campaign: Campaign):
                 wizard.campaign_content_save(
                     campaign=campaign, channel=form.channel, data=form.to_data(),
                     channel_config=form.cleaned_data.get("channel_config"), media_field=form.media_field,
-                    upload=form.cleaned_data.get("media_upload"))
+                    upload=form.cleaned_data.get("media_upload"), audio=form.media_audio)
         if all(form.is_valid() for form in forms):
             return _target_after_save(request, campaign, "content")
     sms_text = next((f["text"].value() or "" for f in forms if f.channel == "sms"), "")

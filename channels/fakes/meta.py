@@ -3,6 +3,14 @@
 Point the adapter at it with WHATSAPP_API_BASE=<fake>/meta. It speaks:
   POST /meta/{version}/{phone-number-id}/messages   send (text, media, template)
   GET  /meta/{version}/{phone-number-id}            phone number details (test_connection)
+  POST /meta/{version}/{waba-id}/message_templates  submit a template (answers PENDING)
+  GET  /meta/{version}/{waba-id}/message_templates?name=...  templates with status / rejected_reason
+  POST /meta/{version}/{template-id}                edit (resubmit) a template: back to PENDING
+Template reviews: a PENDING template is decided when it is next read, as the config says:
+  POST /meta/_config {"template_status": "APPROVED" | "REJECTED" | "PENDING",
+                      "template_rejected_reason": "PROMOTIONAL",
+                      "template_reviews": {"<name>": {"status": "REJECTED", "rejected_reason": "SCAM"}}}
+(default APPROVED; template_reviews overrides per template name).
 Simulation routes:
   POST /meta/_config   {"webhook_url": ..., "app_secret": ..., "auto_statuses": ["sent", "delivered", "read"],
                         "callback_delay": 0.2}
@@ -21,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import time
 from typing import Any
@@ -63,7 +72,9 @@ def sign(app_secret: str, body: bytes) -> str:
 def add_routes(app: web.Application, state: Any) -> None:
     fake = ProviderFake(name="meta", prefix=PREFIX, state=state)
     fake.config.update({"app_secret": DEFAULT_APP_SECRET, "webhook_url": "", "auto_statuses": ["sent", "delivered", "read"],
-                        "callback_delay": 0.2})
+                        "callback_delay": 0.2, "template_status": "APPROVED", "template_rejected_reason": "INVALID_FORMAT",
+                        "template_reviews": {}})
+    templates: dict[str, dict[str, Any]] = {}  # template id -> the stored template
     sent: dict[str, dict[str, Any]] = {}  # wamid -> {"to", "biz_opaque_callback_data"}
 
     def webhook(value: dict[str, Any]) -> None:
@@ -148,8 +159,106 @@ def add_routes(app: web.Application, state: Any) -> None:
         webhook(value)
         return web.json_response({"ok": True, **value})
 
+    async def authorized(request: web.Request, entry: dict[str, Any]) -> web.Response | None:
+        fault = await fake.take_fault()
+        if fault is not None:
+            entry["answered"] = fault.status
+            return fault_response(fault, _fault_shape)
+        if bearer(request) in ("", EXPIRED_TOKEN):
+            entry["answered"] = 401
+            return web.json_response(graph_error(190, "Error validating access token: Session has expired"), status=401)
+        return None
+
+    def review(template: dict[str, Any]) -> None:
+        if template["status"] != "PENDING":
+            return
+        decided = {"status": fake.config.get("template_status") or "APPROVED",
+                   "rejected_reason": fake.config.get("template_rejected_reason") or "INVALID_FORMAT",
+                   **((fake.config.get("template_reviews") or {}).get(template["name"]) or {})}
+        template["status"] = str(decided["status"]).upper()
+        template["rejected_reason"] = decided["rejected_reason"] if template["status"] == "REJECTED" else "NONE"
+
+    def template_problem(body: dict[str, Any], *, creating: bool) -> str:
+        if creating and not re.fullmatch(r"[a-z0-9_]{1,512}", str(body.get("name", ""))):
+            return "Invalid parameter: name must be lower-case letters, digits and underscores"
+        if creating and not body.get("language"):
+            return "Invalid parameter: language is required"
+        if str(body.get("category", "")).upper() not in ("MARKETING", "UTILITY", "AUTHENTICATION"):
+            return "Invalid parameter: category"
+        bodies = [c for c in body.get("components") or [] if isinstance(c, dict) and c.get("type") == "BODY"]
+        if len(bodies) != 1 or not bodies[0].get("text"):
+            return "Invalid parameter: a template needs one BODY component with text"
+        if re.search(r"\{\{\s*\d+\s*\}\}", bodies[0]["text"]) and not (bodies[0].get("example") or {}).get("body_text"):
+            return "Invalid parameter: a body with variables needs example body_text"
+        return ""
+
+    async def create_template(request: web.Request) -> web.Response:
+        body = await read_body(request)
+        entry = fake.record(kind="template_create", path=request.path, waba_id=request.match_info["waba_id"], body=body)
+        bad = await authorized(request, entry)
+        if bad is not None:
+            return bad
+        problem = template_problem(body, creating=True)
+        if not problem and any(t["waba_id"] == request.match_info["waba_id"] and t["name"] == body["name"]
+                               and t["language"] == body["language"] for t in templates.values()):
+            problem = "Message template already exists in this language"
+        if problem:
+            entry["answered"] = 400
+            return web.json_response(graph_error(100, problem), status=400)
+        template_id = str(secrets.randbelow(10**15) + 10**15)
+        templates[template_id] = {"id": template_id, "waba_id": request.match_info["waba_id"], "name": body["name"],
+                                  "language": body["language"], "category": str(body["category"]).upper(),
+                                  "components": body["components"], "status": "PENDING", "rejected_reason": "NONE"}
+        entry["answered"] = 200
+        return web.json_response({"id": template_id, "status": "PENDING", "category": str(body["category"]).upper()})
+
+    async def list_templates(request: web.Request) -> web.Response:
+        entry = fake.record(kind="template_list", path=request.path, waba_id=request.match_info["waba_id"],
+                            query=dict(request.query))
+        bad = await authorized(request, entry)
+        if bad is not None:
+            return bad
+        name = request.query.get("name")
+        rows = [t for t in templates.values() if t["waba_id"] == request.match_info["waba_id"]
+                and (not name or t["name"] == name)]
+        for template in rows:
+            review(template)
+        entry["answered"] = 200
+        return web.json_response({"data": [{k: v for k, v in t.items() if k != "waba_id"} for t in rows],
+                                  "paging": {"cursors": {"before": "MAZDZD", "after": "MjQZD"}}})
+
+    async def edit_template(request: web.Request) -> web.Response:
+        body = await read_body(request)
+        entry = fake.record(kind="template_edit", path=request.path, template_id=request.match_info["template_id"],
+                            body=body)
+        bad = await authorized(request, entry)
+        if bad is not None:
+            return bad
+        template = templates.get(request.match_info["template_id"])
+        if template is None:
+            entry["answered"] = 404
+            return web.json_response(graph_error(100, "Unsupported post request: object does not exist"), status=404)
+        problem = template_problem(body, creating=False)
+        if problem:
+            entry["answered"] = 400
+            return web.json_response(graph_error(100, problem), status=400)
+        template.update(components=body["components"], category=str(body["category"]).upper(), status="PENDING",
+                        rejected_reason="NONE")
+        entry["answered"] = 200
+        return web.json_response({"success": True})
+
+    base_reset = fake.reset
+
+    def reset() -> None:
+        base_reset()
+        templates.clear()
+
+    fake.reset = reset  # type: ignore[method-assign]  # a reset forgets submitted templates too
     fake.add_control_routes(app)
+    app.router.add_post(PREFIX + "/{version}/{waba_id}/message_templates", create_template)
+    app.router.add_get(PREFIX + "/{version}/{waba_id}/message_templates", list_templates)
     app.router.add_post(f"{PREFIX}/_inbound", inbound)
     app.router.add_post(f"{PREFIX}/_status", status)
     app.router.add_post(PREFIX + "/{version}/{phone_id}/messages", send_message)
     app.router.add_get(PREFIX + "/{version}/{phone_id}", phone_number)
+    app.router.add_post(PREFIX + "/{version}/{template_id}", edit_template)

@@ -16,6 +16,12 @@ completed) with AnsweredBy=config["answered_by"] when MachineDetection was asked
 callback goes to AsyncAmdStatusCallback.
 Simulation: POST /twilio/_inbound {"url": ..., "token": ..., "from": "+1...", "to": ..., "body": "STOP"}
 posts a signed inbound message to `url`.
+Content API (content.twilio.com, reached as TWILIO_API_BASE/content):
+  POST /twilio/content/v1/Content                                    create a content template (JSON)
+  POST /twilio/content/v1/Content/{sid}/ApprovalRequests/whatsapp    submit it to WhatsApp ("received")
+  GET  /twilio/content/v1/Content/{sid}/ApprovalRequests             the review, decided on first read
+    by config["template_status"] ("approved" | "rejected" | "pending", default approved) with
+    config["template_rejection_reason"], or config["template_reviews"][name] = {"status", "rejection_reason"}.
 """
 
 from __future__ import annotations
@@ -85,7 +91,11 @@ def add_routes(app: web.Application, state: Any) -> None:
         "call_statuses": ["initiated", "ringing", "in-progress", "completed"],
         "answered_by": "human",
         "callback_delay": 0.0,
+        "template_status": "approved",
+        "template_rejection_reason": "The template contains content that violates WhatsApp's policies.",
+        "template_reviews": {},
     })
+    contents: dict[str, dict[str, Any]] = {}  # content sid -> content and its WhatsApp approval
     counter = itertools.count(1)
     tasks: set = set()
 
@@ -268,7 +278,103 @@ def add_routes(app: web.Application, state: Any) -> None:
         post_signed(url, token, params)
         return web.json_response({"ok": True, "params": params, "n": next(counter), "at": time.time()})
 
+    async def content_auth(request: web.Request, entry: dict[str, Any]) -> web.Response | None:
+        creds = _basic(request)
+        if creds is None or not creds[0].startswith("AC") or not creds[1] or "invalid" in creds[1]:
+            entry["answered"] = 401
+            return twilio_error(401, 20003, "Authenticate")
+        fault = await fake.take_fault()
+        if fault is not None:
+            entry["answered"] = fault.status
+            return fault_response(fault, _fault_shape)
+        return None
+
+    async def content_create(request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        entry = fake.record(kind="content", resource="Content", body=body)
+        bad = await content_auth(request, entry)
+        if bad is not None:
+            return bad
+        types = (body or {}).get("types") if isinstance(body, dict) else None
+        if not isinstance(types, dict) or not types or any(not k.startswith(("twilio/", "whatsapp/")) or v is None
+                                                           for k, v in types.items()):
+            entry["answered"] = 400
+            return twilio_error(400, 20001, "Invalid types. At least one content type definition is required")
+        sid = _sid("HX")
+        account = (_basic(request) or ("", ""))[0]
+        contents[sid] = {"sid": sid, "account_sid": account, "friendly_name": body.get("friendly_name", ""),
+                         "language": body.get("language", "en"), "variables": body.get("variables") or {},
+                         "types": types, "approval": None}
+        entry["answered"] = 201
+        entry["sid"] = sid
+        return web.json_response({**{k: v for k, v in contents[sid].items() if k != "approval"},
+                                  "date_created": formatdate(usegmt=True), "date_updated": formatdate(usegmt=True),
+                                  "url": f"https://content.twilio.com/v1/Content/{sid}",
+                                  "links": {"approval_create": f"https://content.twilio.com/v1/Content/{sid}/ApprovalRequests/whatsapp",
+                                            "approval_fetch": f"https://content.twilio.com/v1/Content/{sid}/ApprovalRequests"}},
+                                 status=201)
+
+    async def content_approval_create(request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            body = {}
+        entry = fake.record(kind="content", resource="ApprovalCreate", sid=request.match_info["content"], body=body)
+        bad = await content_auth(request, entry)
+        if bad is not None:
+            return bad
+        content = contents.get(request.match_info["content"])
+        if content is None:
+            entry["answered"] = 404
+            return twilio_error(404, 20404, "The requested resource was not found")
+        if not body.get("name") or str(body.get("category", "")).upper() not in ("MARKETING", "UTILITY", "AUTHENTICATION"):
+            entry["answered"] = 400
+            return twilio_error(400, 20001, "Invalid name or category")
+        content_type = next(iter(content["types"]))
+        content["approval"] = {"type": "whatsapp", "name": body["name"], "category": str(body["category"]).upper(),
+                               "content_type": content_type, "status": "received", "rejection_reason": "",
+                               "allow_category_change": True}
+        entry["answered"] = 201
+        return web.json_response({k: v for k, v in content["approval"].items() if k != "type"}, status=201)
+
+    async def content_approval_fetch(request: web.Request) -> web.Response:
+        entry = fake.record(kind="content", resource="ApprovalFetch", sid=request.match_info["content"])
+        bad = await content_auth(request, entry)
+        if bad is not None:
+            return bad
+        content = contents.get(request.match_info["content"])
+        if content is None:
+            entry["answered"] = 404
+            return twilio_error(404, 20404, "The requested resource was not found")
+        approval = content["approval"]
+        if approval is None:
+            approval = {"type": "whatsapp", "name": "", "category": "", "content_type": "", "status": "unsubmitted",
+                        "rejection_reason": ""}
+        elif approval["status"] in ("received", "pending"):
+            decided = {"status": fake.config.get("template_status") or "approved",
+                       "rejection_reason": fake.config.get("template_rejection_reason") or "",
+                       **((fake.config.get("template_reviews") or {}).get(approval["name"]) or {})}
+            approval["status"] = str(decided["status"]).lower()
+            approval["rejection_reason"] = decided["rejection_reason"] if approval["status"] == "rejected" else ""
+        entry["answered"] = 200
+        sid = content["sid"]
+        return web.json_response({"sid": sid, "account_sid": content["account_sid"], "whatsapp": approval,
+                                  "url": f"https://content.twilio.com/v1/Content/{sid}/ApprovalRequests"})
+
+    base_reset = fake.reset
+
+    def reset() -> None:
+        base_reset()
+        contents.clear()
+
+    fake.reset = reset  # type: ignore[method-assign]  # a reset forgets content templates too
     fake.add_control_routes(app)
+    app.router.add_post(f"{PREFIX}/content/v1/Content", content_create)
+    app.router.add_post(PREFIX + "/content/v1/Content/{content}/ApprovalRequests/whatsapp", content_approval_create)
+    app.router.add_get(PREFIX + "/content/v1/Content/{content}/ApprovalRequests", content_approval_fetch)
     app.router.add_post(f"{PREFIX}/_inbound", simulate_inbound)
     app.router.add_get(API + "/{sid}.json", account)
     app.router.add_post(API + "/{sid}/Messages.json", messages)

@@ -8,6 +8,11 @@ wasting a send slot).
 
 Our delivery id travels as `biz_opaque_callback_data` and comes back on every status webhook.
 Webhooks are signed: X-Hub-Signature-256 = "sha256=" + HMAC-SHA256(app secret, raw body).
+
+Templates (capabilities.template_approval) go to Meta's review through the WhatsApp Business
+Account: POST /{waba-id}/message_templates (a rejected one is edited in place: POST /{template-id}),
+and GET /{waba-id}/message_templates?name=... reads status APPROVED / REJECTED / PENDING with
+rejected_reason.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,6 +38,8 @@ from channels.base import (
     SendResult,
     Stage,
     StatusEvent,
+    TemplateReview,
+    TemplateSpec,
 )
 from channels.providers import http
 
@@ -80,6 +88,7 @@ class MetaWhatsAppSettings:
     app_secret: str
     verify_token: str
     api_version: str
+    waba_id: str = ""
 
     @classmethod
     def from_config(cls, config) -> MetaWhatsAppSettings:
@@ -90,6 +99,7 @@ class MetaWhatsAppSettings:
             app_secret=str(k.get("app_secret") or "").strip(),
             verify_token=str(k.get("verify_token") or "").strip(),
             api_version=str(s.get("api_version") or "").strip() or MetaWhatsApp.API_VERSION,
+            waba_id=str(s.get("waba_id") or "").strip(),
         )
 
 
@@ -106,6 +116,7 @@ class MetaWhatsApp(ChannelAdapter):
         }),
         read_receipts=True,
         templates_required=True,
+        template_approval=True,
         max_batch=100,
         # Cloud API's default throughput per business phone number.
         default_rate_per_second=80.0,
@@ -114,6 +125,8 @@ class MetaWhatsApp(ChannelAdapter):
     fields = (
         ConfigField("phone_number_id", "Phone number ID", help="From WhatsApp Manager > API setup (not the phone number itself)."),
         ConfigField("api_version", "Graph API version", required=False, help=f"Defaults to {API_VERSION}."),
+        ConfigField("waba_id", "WhatsApp Business Account ID", required=False,
+                    help="From WhatsApp Manager > Account tools; needed to submit templates for approval."),
         ConfigField("access_token", "Access token", secret=True, help="A permanent System User token with whatsapp_business_messaging."),
         ConfigField("app_secret", "App secret", secret=True, help="Meta app secret; used to verify X-Hub-Signature-256 on webhooks."),
         ConfigField("verify_token", "Webhook verify token", secret=True, required=False,
@@ -260,6 +273,90 @@ class MetaWhatsApp(ChannelAdapter):
         logger.debug("Unclassified WhatsApp error %s: %s", status, body)
         return ProviderError(text, code=code_str, permanent=True)
 
+    # --- templates -------------------------------------------------------------------------
+
+    # Meta's review states -> ours. PAUSED / DISABLED templates can no longer be sent.
+    REVIEW_STATES: ClassVar[dict[str, str]] = {
+        "APPROVED": TemplateReview.APPROVED, "REJECTED": TemplateReview.REJECTED,
+        "DISABLED": TemplateReview.REJECTED, "PAUSED": TemplateReview.REJECTED,
+    }
+
+    def _template_components(self, spec: TemplateSpec) -> list[dict[str, Any]]:
+        if spec.header_media is not None:
+            # A media header needs an example uploaded through Meta's resumable upload API first.
+            raise ProviderError("Templates with a media header can't be submitted from here yet: submit this one "
+                                "in WhatsApp Manager, then press Sync status.", code="template_header_media",
+                                permanent=True)
+        body: dict[str, Any] = {"type": "BODY", "text": spec.body}
+        count = len({int(n) for n in _VARIABLE_RE.findall(spec.body)})
+        if count:
+            # Meta reviews templates with sample values for their variables.
+            body["example"] = {"body_text": [[f"sample {n}" for n in range(1, count + 1)]]}
+        components: list[dict[str, Any]] = [body]
+        if spec.footer:
+            components.append({"type": "FOOTER", "text": spec.footer})
+        buttons = []
+        for button in spec.buttons:
+            if button.get("type") == "url":
+                buttons.append({"type": "URL", "text": button.get("text", ""), "url": button.get("url", "")})
+            else:
+                buttons.append({"type": "QUICK_REPLY", "text": button.get("text", "")})
+        if buttons:
+            components.append({"type": "BUTTONS", "buttons": buttons})
+        return components
+
+    def _require_waba(self) -> MetaWhatsAppSettings:
+        s = self._require("access_token")
+        if not s.waba_id:
+            from channels.base import ConfigurationError
+
+            raise ConfigurationError(f"{self.LABEL}: set the WhatsApp Business Account ID on the channel's settings "
+                                     "page to submit templates.")
+        return s
+
+    def _graph(self, method: str, s: MetaWhatsAppSettings, path: str, **kwargs) -> dict[str, Any]:
+        response = http.request(method, self._url(s, path), headers={"Authorization": f"Bearer {s.access_token}"},
+                                **kwargs)
+        data = http.json_or_empty(response)
+        if response.status_code >= 400:
+            raise self.classify(response.status_code, data, response.headers)
+        return data
+
+    def submit_template(self, spec: TemplateSpec) -> TemplateReview:
+        s = self._require_waba()
+        components = self._template_components(spec)
+        if spec.provider_id:
+            # Meta keeps a rejected template under its id: resubmitting is an edit of it.
+            self._graph("POST", s, spec.provider_id, json={"category": spec.category.upper(), "components": components})
+            return TemplateReview(status=TemplateReview.SUBMITTED, provider_id=spec.provider_id)
+        data = self._graph("POST", s, f"{s.waba_id}/message_templates", json={
+            "name": spec.name, "language": spec.language, "category": spec.category.upper(), "components": components,
+        })
+        state = self.REVIEW_STATES.get(str(data.get("status", "")).upper(), TemplateReview.SUBMITTED)
+        return TemplateReview(status=state, provider_id=str(data.get("id", "")))
+
+    def template_review(self, spec: TemplateSpec) -> TemplateReview:
+        s = self._require_waba()
+        data = self._graph("GET", s, f"{s.waba_id}/message_templates", params={
+            "name": spec.name, "fields": "id,name,language,status,category,rejected_reason", "limit": 100,
+        })
+        rows = [r for r in data.get("data") or [] if isinstance(r, dict) and r.get("name") == spec.name]
+        # "en" and "en_US" are different templates to Meta; prefer the id, then the exact language.
+        row = next((r for r in rows if spec.provider_id and str(r.get("id")) == spec.provider_id), None) or \
+            next((r for r in rows if r.get("language") == spec.language), None)
+        if row is None:
+            raise ProviderError(f"Meta has no template {spec.name!r} ({spec.language}) on this account.",
+                                code="template_not_found", permanent=True)
+        status = str(row.get("status", "")).upper()
+        state = self.REVIEW_STATES.get(status, TemplateReview.SUBMITTED)
+        reason = ""
+        if state == TemplateReview.REJECTED:
+            raw = str(row.get("rejected_reason") or "")
+            reason = REJECTION_REASONS.get(raw, raw.replace("_", " ").capitalize()) if raw and raw != "NONE" else ""
+            if status in ("DISABLED", "PAUSED"):
+                reason = f"{status.capitalize()} by WhatsApp{': ' + reason if reason else ''}"
+        return TemplateReview(status=state, reason=reason, provider_id=str(row.get("id") or spec.provider_id))
+
     # --- account check ---------------------------------------------------------------------
 
     def test_connection(self) -> str:
@@ -374,6 +471,18 @@ class MetaWhatsApp(ChannelAdapter):
             keyword=keyword_of(text) if kind in ("text", "button") else "",
             raw=inbound,
         )
+
+
+_VARIABLE_RE = re.compile(r"\{\{\s*(\d+)\s*\}\}")
+# Meta's rejected_reason codes, in words a marketer can act on.
+REJECTION_REASONS = {
+    "INVALID_FORMAT": "Invalid format: check the variables, length and formatting.",
+    "PROMOTIONAL": "Promotional content in a utility or authentication template: use the marketing category.",
+    "TAG_CONTENT_MISMATCH": "The content doesn't match the chosen category.",
+    "INCORRECT_CATEGORY": "The content doesn't match the chosen category.",
+    "ABUSIVE_CONTENT": "The content breaks WhatsApp's policies.",
+    "SCAM": "Flagged as a possible scam.",
+}
 
 
 def _wa_number(to: str) -> str:

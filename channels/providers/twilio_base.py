@@ -107,14 +107,23 @@ class PooledTwilioHttp(HttpClient):
 
 
 _API_HOST = re.compile(r"^https://api(?:\.[a-z0-9-]+)*\.twilio\.com(?=/|$)")
+_OTHER_HOST = re.compile(r"^https://([a-z0-9-]+)\.twilio\.com(?=/|$)")
 
 
 def rewrite_url(url: str) -> str:
-    """https://api.twilio.com/... (or an edge/region host such as api.sydney.au1.twilio.com) -> TWILIO_API_BASE."""
+    """https://api.twilio.com/... (or an edge/region host such as api.sydney.au1.twilio.com) -> TWILIO_API_BASE.
+
+    Other product hosts (content.twilio.com for the Content API) go to TWILIO_API_BASE/<product>
+    when the base is not Twilio's own (the fake server mounts them there); a real regional base
+    leaves them alone."""
     base = http.setting("TWILIO_API_BASE")
     if base == TWILIO_API:
         return url
-    return _API_HOST.sub(lambda _m: base, url, count=1)
+    if _API_HOST.match(url):
+        return _API_HOST.sub(lambda _m: base, url, count=1)
+    if re.match(r"^https://[a-z0-9.-]*twilio\.com(?=/|$)", base):
+        return url
+    return _OTHER_HOST.sub(lambda m: f"{base}/{m.group(1)}", url, count=1)
 
 
 # --- settings ----------------------------------------------------------------------------------

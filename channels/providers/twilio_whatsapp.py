@@ -4,11 +4,19 @@ Business-initiated messages use an approved Content template: message.template.p
 its Content SID (HX...), variables go as ContentVariables {"1": ..., "2": ...}. Free-form text
 is only allowed within 24 hours of the contact's last inbound message; outside it we refuse
 locally (Twilio would accept and then fail it with 63016).
+
+Templates (capabilities.template_approval) go through the Content API: POST
+content.twilio.com/v1/Content creates the content (twilio/text, twilio/call-to-action or
+twilio/quick-reply), POST .../Content/{sid}/ApprovalRequests/whatsapp submits it to WhatsApp, and
+GET .../Content/{sid}/ApprovalRequests reads the review. The create call goes as raw JSON through
+the SDK's client.request: the SDK's typed Content models serialize type keys the API does not
+accept (twilio/twilio-python#881).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -18,6 +26,8 @@ from channels.base import (
     ConfigurationError,
     OutboundMessage,
     ProviderError,
+    TemplateReview,
+    TemplateSpec,
 )
 from channels.providers.meta_whatsapp import MetaWhatsApp
 from channels.providers.twilio_base import ACCOUNT_FIELDS, TwilioAdapter, TwilioSettings
@@ -37,6 +47,7 @@ class TwilioWhatsApp(TwilioAdapter):
         media_types=frozenset({"image/jpeg", "image/png", "video/mp4", "audio/mpeg", "application/pdf"}),
         read_receipts=True,
         templates_required=True,
+        template_approval=True,
         max_batch=100,
         default_rate_per_second=80.0,
         callbacks=True,
@@ -96,3 +107,77 @@ class TwilioWhatsApp(TwilioAdapter):
 
     def create(self, client, params: dict[str, Any]):
         return client.messages.create(**params)
+
+    # --- templates (Content API) -------------------------------------------------------------
+
+    CONTENT_API = "https://content.twilio.com/v1"
+    # Twilio's approval states -> ours; received / pending / unsubmitted are still in review.
+    REVIEW_STATES: ClassVar[dict[str, str]] = {
+        "approved": TemplateReview.APPROVED, "rejected": TemplateReview.REJECTED,
+        "paused": TemplateReview.REJECTED, "disabled": TemplateReview.REJECTED,
+    }
+
+    @staticmethod
+    def content_types(spec: TemplateSpec) -> dict[str, Any]:
+        """The Content API `types` for a WhatsApp template: text, plus links or quick replies."""
+        if spec.header_media is not None:
+            raise ProviderError("Templates with a media header can't be submitted from here yet: create it in the "
+                                "Twilio Console's Content Template Builder, then press Sync status.",
+                                code="template_header_media", permanent=True)
+        body = f"{spec.body}\n\n{spec.footer}" if spec.footer else spec.body
+        links = [b for b in spec.buttons if b.get("type") == "url"]
+        replies = [b for b in spec.buttons if b.get("type") != "url"]
+        types: dict[str, Any] = {"twilio/text": {"body": body}}
+        if links:
+            types["twilio/call-to-action"] = {"body": body, "actions": [
+                {"type": "URL", "title": b.get("text", ""), "url": b.get("url", "")} for b in links]}
+        elif replies:
+            types["twilio/quick-reply"] = {"body": body, "actions": [
+                {"title": b.get("text", ""), "id": f"reply_{n}"} for n, b in enumerate(replies, start=1)]}
+        return types
+
+    def _content_request(self, client, method: str, path: str, data: dict | None = None) -> dict[str, Any]:
+        def call():
+            response = client.request(method, f"{self.CONTENT_API}{path}", data=data,
+                                      headers={"Content-Type": "application/json"} if data is not None else None)
+            try:
+                payload = json.loads(response.text or "{}")
+            except ValueError:
+                payload = {}
+            if response.status_code >= 400:
+                raise self.classify(response.status_code, payload.get("code"), payload.get("message", ""),
+                                    getattr(response, "headers", None) or {})
+            return payload
+
+        return self.call(client, call)
+
+    def submit_template(self, spec: TemplateSpec) -> TemplateReview:
+        s = self._require()
+        client = self.client(s)
+        sid = spec.provider_id
+        if not sid:
+            count = len({int(n) for n in re.findall(r"\{\{\s*(\d+)\s*\}\}", spec.body)})
+            created = self._content_request(client, "POST", "/Content", {
+                "friendly_name": spec.name, "language": spec.language,
+                "variables": {str(n): f"sample {n}" for n in range(1, count + 1)},
+                "types": self.content_types(spec),
+            })
+            sid = str(created.get("sid") or "")
+            if not sid:
+                raise ProviderError("Twilio created no content for the template.", code="template_not_created")
+        approval = self._content_request(client, "POST", f"/Content/{sid}/ApprovalRequests/whatsapp",
+                                         {"name": spec.name, "category": spec.category.upper()})
+        state = self.REVIEW_STATES.get(str(approval.get("status", "")).lower(), TemplateReview.SUBMITTED)
+        return TemplateReview(status=state, reason=str(approval.get("rejection_reason") or ""), provider_id=sid)
+
+    def template_review(self, spec: TemplateSpec) -> TemplateReview:
+        if not spec.provider_id:
+            raise ProviderError(f"The template {spec.name!r} has no Twilio Content SID yet: submit it first.",
+                                code="template_not_configured", permanent=True)
+        s = self._require()
+        client = self.client(s)
+        fetched = self.call(client, lambda: client.content.v1.contents(spec.provider_id).approval_fetch().fetch())
+        review = fetched.whatsapp or {}
+        state = self.REVIEW_STATES.get(str(review.get("status", "")).lower(), TemplateReview.SUBMITTED)
+        reason = str(review.get("rejection_reason") or "") if state == TemplateReview.REJECTED else ""
+        return TemplateReview(status=state, reason=reason, provider_id=spec.provider_id)

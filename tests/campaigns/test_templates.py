@@ -155,48 +155,16 @@ def test_submitting_without_a_whatsapp_channel_explains_what_to_do(marketer_clie
     assert t.status == TemplateStatus.DRAFT
 
 
-def test_a_provider_without_template_support_is_not_faked(marketer_client, owner_client, tenant_a):
+def test_no_manual_review_outside_the_sandbox(owner_client, tenant_a):
     whatsapp_config(tenant_a, provider="meta_whatsapp")
     with tenant_scope(tenant_a):
-        t = template(tenant_a)
         s = template(tenant_a, "under_review", status="submitted")
-    response = marketer_client.post(f"{URL}{t.pk}/submit/", follow=True)
-    assert "isn&#x27;t supported here yet" in response.content.decode()
-    # No manual review outside the Sandbox.
     response = owner_client.post(f"{URL}{s.pk}/review/", {"decision": "approve"}, follow=True)
     assert "only for the Sandbox" in response.content.decode()
     with tenant_scope(tenant_a):
-        t.refresh_from_db()
         s.refresh_from_db()
-    assert (t.status, s.status) == (TemplateStatus.DRAFT, TemplateStatus.SUBMITTED)
-
-
-class FakeTemplateAdapter:
-    """An adapter that offers the optional template API (as a future Meta adapter would)."""
-
-    submitted: list[dict] = []
-    status = {"status": "rejected", "reason": "Variable format invalid"}
-
-    def submit_template(self, data):
-        self.submitted.append(data)
-        return {"id": "tpl-123", "status": "PENDING"}
-
-    def template_status(self, name, language):
-        return self.status
-
-
-def test_submit_and_sync_go_through_an_adapter_that_supports_them(marketer_client, tenant_a, monkeypatch):
-    whatsapp_config(tenant_a, provider="meta_whatsapp")
-    monkeypatch.setattr("campaigns.services_templates.channel_adapter", lambda config: FakeTemplateAdapter())
-    with tenant_scope(tenant_a):
-        t = template(tenant_a)
-    marketer_client.post(f"{URL}{t.pk}/submit/")
-    assert FakeTemplateAdapter.submitted[-1]["name"] == "spring_sale"
-    marketer_client.post(f"{URL}{t.pk}/sync/")
-    with tenant_scope(tenant_a):
-        t.refresh_from_db()
-    assert (t.provider_template_id, t.status, t.rejection_reason) == (
-        "tpl-123", TemplateStatus.REJECTED, "Variable format invalid")
+    assert s.status == TemplateStatus.SUBMITTED
+    # Submission and status sync through the providers' APIs: tests/campaigns/test_template_approval.py.
 
 
 def test_only_approved_templates_can_be_chosen(in_tenant_a):

@@ -156,6 +156,7 @@ PUBLIC = {
     "audiences_public:one_click": "one-click unsubscribe: signed per-contact token",
     "tracking:click": "click redirect: signed per-delivery token",
     "tracking:open": "open pixel: signed per-delivery token",
+    "media_public": "campaign media providers fetch (images, recordings): random UUID per file + its name",
 }
 ANONYMOUS_SAMPLES = {"object_id": "1", "content_type_id": "1", "id": "1", "token": "not-a-token",
                      "provider": "sandbox"}

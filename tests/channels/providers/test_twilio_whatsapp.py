@@ -89,3 +89,13 @@ def test_read_receipts_and_inbound_replies_parse_with_plain_numbers():
     [stop] = adapter.parse_params({"MessageSid": "SM11", "SmsStatus": "received", "Body": "STOP",
                                    "From": "whatsapp:+919800000001"})
     assert stop.keyword == "stop"
+
+
+def test_the_content_api_host_follows_a_fake_base_but_not_a_real_regional_one(settings):
+    from channels.providers.twilio_base import rewrite_url
+
+    settings.TWILIO_API_BASE = "http://127.0.0.1:9/twilio"
+    assert rewrite_url("https://content.twilio.com/v1/Content") == "http://127.0.0.1:9/twilio/content/v1/Content"
+    assert rewrite_url("https://api.twilio.com/2010-04-01/Accounts") == "http://127.0.0.1:9/twilio/2010-04-01/Accounts"
+    settings.TWILIO_API_BASE = "https://api.dublin.ie1.twilio.com"
+    assert rewrite_url("https://content.twilio.com/v1/Content") == "https://content.twilio.com/v1/Content"
