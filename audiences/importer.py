@@ -22,17 +22,21 @@ import json
 import logging
 import os
 import pickle
+import queue
 import re
 import signal
+import threading
 import time
 import uuid
 import zoneinfo
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from audiences.models import (
@@ -48,6 +52,7 @@ from audiences.models import (
     Tag,
 )
 from audiences.services import email_normalize, phone_normalize
+from tenants.scoping import tenant_scope
 
 logger = logging.getLogger(__name__)
 
@@ -456,6 +461,7 @@ class _Chunk:
     # COPY engine: the accepted rows as lines of COPY text, and the tag names they carry.
     copy_lines: list[str] = field(default_factory=list)
     tag_names: set[str] = field(default_factory=set)
+    tag_ids: dict[str, str] = field(default_factory=dict)  # lower-cased name -> id, filled in by the parent
     # (row number, reason, the row as JSON) of the rows the normalizer refused.
     rejections: list[tuple[int, str, str]] = field(default_factory=list)
     rows: int = 0
@@ -561,41 +567,137 @@ def _save_progress(job: ImportJob, chunk: _Chunk, result: ChunkResult, rejection
     ImportRejection.objects.bulk_create([
         ImportRejection(tenant_id=job.tenant_id, job_id=job.pk, row_number=row, reason=reason[:300], raw=raw)
         for row, reason, raw in rejections], batch_size=2000)
-    job.processed_rows += chunk.rows
-    job.created_count += result.created
-    job.updated_count += result.updated
-    job.unchanged_count += result.unchanged
-    job.rejected_count += len(chunk.rejections) + len(result.rejected)
+    # Increments, not values: with several merge connections, chunks commit in any order.
     ImportJob.objects.filter(pk=job.pk).update(
-        processed_rows=job.processed_rows, created_count=job.created_count, updated_count=job.updated_count,
-        unchanged_count=job.unchanged_count, rejected_count=job.rejected_count)
+        processed_rows=F("processed_rows") + chunk.rows, created_count=F("created_count") + result.created,
+        updated_count=F("updated_count") + result.updated, unchanged_count=F("unchanged_count") + result.unchanged,
+        rejected_count=F("rejected_count") + len(chunk.rejections) + len(result.rejected))
+
+
+class _Mergers:
+    """Apply COPY chunks: inline on the caller's connection, or on `count` connections of their own.
+
+    One PostgreSQL backend merges a chunk at about the speed one Python process parses it, so a
+    large file gets two: the child parses, two backends merge, and all of it overlaps. Chunks of one
+    file never share an address (the parser rejects duplicates), so they do not wait for each
+    other; other imports of the tenant wait for the whole run on a session-level lock instead of
+    the per-chunk one."""
+
+    def __init__(self, job: ImportJob, extra_tag_ids: list[str], count: int):
+        self.job, self.extra_tag_ids, self.count = job, extra_tag_ids, count
+        self.rejected: list[tuple[int, str]] = []
+        self.created, self.analyze_at = 0, 1
+        self.lock = threading.Lock()
+        self.error: BaseException | None = None
+        self.queue: queue.Queue[_Chunk | None] = queue.Queue(maxsize=1)
+        self.threads = [threading.Thread(target=self._work, name=f"import-merge-{n}", daemon=True)
+                        for n in range(count if count > 1 else 0)]
+
+    def __enter__(self) -> _Mergers:
+        if self.threads:
+            with connection.cursor() as cur:
+                cur.execute("SELECT pg_advisory_lock(hashtext('audiences.import'), %s)", [self.job.tenant_id])
+            for thread in self.threads:
+                thread.start()
+        return self
+
+    def submit(self, chunk: _Chunk) -> None:
+        if not self.threads:
+            self._merge(chunk, lock=True)
+            return
+        while True:  # never block for good on a queue whose workers died
+            if self.error is not None:
+                raise self.error
+            try:
+                self.queue.put(chunk, timeout=1)
+                return
+            except queue.Full:
+                continue
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if not self.threads:
+            return
+        for _ in self.threads:
+            self.queue.put(None)
+        for thread in self.threads:
+            thread.join()
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_advisory_unlock(hashtext('audiences.import'), %s)", [self.job.tenant_id])
+        if exc is None and self.error is not None:
+            raise self.error
+
+    def _work(self) -> None:
+        try:
+            with tenant_scope(self.job.tenant_id):
+                while (chunk := self.queue.get()) is not None:
+                    if self.error is None:
+                        try:
+                            self._merge(chunk, lock=False)
+                        except BaseException as exc:
+                            self.error = exc
+        finally:
+            global merge_backend_cpu_seconds
+            with self.lock:
+                merge_backend_cpu_seconds += backend_cpu_seconds()
+            connection.close()  # this thread's own connection
+
+    def _merge(self, chunk: _Chunk, *, lock: bool) -> None:
+        with transaction.atomic():
+            result = _apply_chunk_copy(self.job, chunk, self.extra_tag_ids, lock=lock) if chunk.copy_lines \
+                else ChunkResult()
+            _save_progress(self.job, chunk, result, chunk.rejections)
+        with self.lock:
+            self.rejected += result.rejected
+            self.created += result.created
+            analyze = self.created >= self.analyze_at
+            if analyze:
+                # Row estimates scale with the table's size between two ANALYZEs: the first one
+                # is what matters, later ones only as the tenant grows by an order of magnitude.
+                self.analyze_at = self.created * 8
+        if analyze:
+            # A tenant that grows from nothing to a million contacts within minutes outruns
+            # autovacuum's statistics: the planner would still believe it has a handful of rows
+            # and resolve addresses through the tenant's keyset index, reading every contact for
+            # each row. Refresh them after the first chunk.
+            with connection.cursor() as cur:
+                cur.execute("ANALYZE audiences_contact (tenant_id, email, phone)")
+
+
+# CPU spent by the backends of merge connections that have closed (bench_import reports it).
+merge_backend_cpu_seconds = 0.0
+
+
+def backend_cpu_seconds() -> float:
+    """CPU seconds used so far by this thread's PostgreSQL backend (0 when the server is not local)."""
+    if connection.vendor != "postgresql" or connection.connection is None:
+        return 0.0
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        pid = cur.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _run_copy(job: ImportJob, normalizer: RowNormalizer, chunk_rows: int, extra_tags: tuple[str, ...]) -> None:
     extra_tag_ids = [str(tag_id) for tag_id in _tag_ids(job.tenant_id, set(extra_tags)).values()]
+    large = job.total_rows >= settings.IMPORT_PARSE_PROCESS_MIN_ROWS
     chunks = _parse_chunks(job, normalizer, chunk_rows, copy=True)
-    if job.total_rows >= settings.IMPORT_PARSE_PROCESS_MIN_ROWS:
+    if large:
         chunks = _forked(lambda: _parse_chunks(job, normalizer, chunk_rows, copy=True))
-    found_in_db: list[tuple[int, str]] = []
-    analyze_at, last_record = 1, 0
-    with contextlib.closing(chunks):
+    last_record = 0
+    with contextlib.closing(chunks), _Mergers(job, extra_tag_ids,
+                                             settings.IMPORT_MERGE_CONNECTIONS if large else 1) as mergers:
         for chunk in chunks:
-            with transaction.atomic():
-                result = _apply_chunk_copy(job, chunk, extra_tag_ids) if chunk.copy_lines else ChunkResult()
-                _save_progress(job, chunk, result, chunk.rejections)
-            found_in_db += result.rejected
+            # Here, once, so that two merge connections never race to create the same tag.
+            chunk.tag_ids = {n: str(i) for n, i in _tag_ids(job.tenant_id, chunk.tag_names).items()}
+            mergers.submit(chunk)
             last_record = chunk.last_record
-            if job.created_count >= analyze_at:
-                # A tenant that grows from nothing to a million contacts within minutes outruns
-                # autovacuum's statistics: the planner would still believe it has a handful of rows
-                # and resolve addresses through the tenant's keyset index, reading every contact for
-                # each row. Refresh them after the first chunk, then each time the import doubles.
-                with connection.cursor() as cur:
-                    cur.execute("ANALYZE audiences_contact")
-                analyze_at = job.created_count * 2
-    if found_in_db:
+    if mergers.rejected:
         # Rare (another contact owns an address): their cells are read back from the file once.
-        reasons = dict(found_in_db)
+        reasons = dict(mergers.rejected)
         with job.file.open("rb") as fh:
             ImportRejection.objects.bulk_create([
                 ImportRejection(tenant_id=job.tenant_id, job_id=job.pk, row_number=row, reason=reasons[row][:300],
@@ -682,12 +784,11 @@ class _CopyEncoder:
         )) + "\n"
 
 
-def _apply_chunk_copy(job: ImportJob, chunk: _Chunk, extra_tag_ids: list[str]) -> ChunkResult:
+def _apply_chunk_copy(job: ImportJob, chunk: _Chunk, extra_tag_ids: list[str], *, lock: bool = True) -> ChunkResult:
     tenant_id = job.tenant_id
     result = ChunkResult()
-    tag_ids = _tag_ids(tenant_id, chunk.tag_names)
     names = sorted(chunk.tag_names)
-    params = {"t": tenant_id, "job": str(job.pk), "names": names, "name_ids": [str(tag_ids[n.lower()]) for n in names],
+    params = {"t": tenant_id, "job": str(job.pk), "names": names, "name_ids": [chunk.tag_ids[n.lower()] for n in names],
               "extra": extra_tag_ids, "list": job.add_to_list_id}
     with connection.cursor() as cur:
         cur.execute(_STAGE_DDL)
@@ -700,8 +801,10 @@ def _apply_chunk_copy(job: ImportJob, chunk: _Chunk, extra_tag_ids: list[str]) -
         cur.execute("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; "
                     "SET LOCAL synchronous_commit = off")
         # One import at a time per tenant between resolving and inserting, so two imports of
-        # the same address cannot both decide to create it.
-        cur.execute("SELECT pg_advisory_xact_lock(hashtext('audiences.import'), %s)", [tenant_id])
+        # the same address cannot both decide to create it (a run with several merge connections
+        # holds this lock for the whole run instead).
+        if lock:
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext('audiences.import'), %s)", [tenant_id])
         with cur.cursor.copy(f"COPY audiences_import_in ({', '.join(_IN_COLUMNS)}) FROM STDIN") as copy:
             copy.write("".join(chunk.copy_lines))
         cur.execute("""

@@ -151,13 +151,16 @@ class ConsentEvent(TenantOwnedModel):
     previous_state = models.CharField(max_length=10, choices=ConsentState.choices)
     source = models.CharField(max_length=12, choices=ConsentSource.choices)
     evidence = models.JSONField(default=dict, blank=True)
+    # Imports, unsubscribe links and keywords have no actor: index only the rows that have one
+    # (what deleting a user needs), not a million NULLs per import.
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="+")
+                              related_name="+", db_index=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["contact", "-created_at"], name="consentevent_contact")]
+        indexes = [models.Index(fields=["contact", "-created_at"], name="consentevent_contact"),
+                   models.Index(fields=["actor"], condition=Q(actor__isnull=False), name="consentevent_actor")]
 
     def __str__(self) -> str:
         return f"{self.contact_id} {self.channel}: {self.previous_state} -> {self.state} ({self.source})"

@@ -309,3 +309,6 @@ IMPORT_CHUNK_ROWS = env_int("IMPORT_CHUNK_ROWS", 10_000, minimum=100)
 # On PostgreSQL, files from this many rows are parsed in a forked child process while the parent
 # merges the previous chunk, so Python and the database work at the same time.
 IMPORT_PARSE_PROCESS_MIN_ROWS = env_int("IMPORT_PARSE_PROCESS_MIN_ROWS", 20_000, minimum=0)
+# ... and merged on this many database connections at once (one backend merges about as fast as
+# one Python process parses).
+IMPORT_MERGE_CONNECTIONS = env_int("IMPORT_MERGE_CONNECTIONS", 2, minimum=1)

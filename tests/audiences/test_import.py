@@ -31,6 +31,8 @@ def engine(request, monkeypatch, settings):
     if request.param == "orm":
         monkeypatch.setattr(importer, "_use_copy", lambda: False)
     settings.IMPORT_PARSE_PROCESS_MIN_ROWS = 0 if request.param == "postgresql-forked-parser" else 10**9
+    # Several merge connections need committed data: test_import_parallel.py covers them.
+    settings.IMPORT_MERGE_CONNECTIONS = 1
     return request.param
 
 
