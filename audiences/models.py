@@ -8,11 +8,13 @@ also appends a ConsentEvent, which is the history and never changes. Every write
 
 from __future__ import annotations
 
+import functools
+import operator
 import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Lower, Upper
 
 from tenants.models import Tenant, TenantOwnedModel, validate_timezone
@@ -50,6 +52,35 @@ def consent_field(channel: str) -> str:
     if channel not in CONSENT_CHANNELS:
         raise ValueError(f"No consent for channel {channel!r}")
     return f"consent_{channel}"
+
+
+# The address column each channel sends to (push sends to subscriptions, a table of their own).
+ADDRESS_FIELDS = {"email": "email", "sms": "phone", "whatsapp": "phone", "voice": "phone", "telegram": "telegram_chat_id"}
+
+# Bits of Contact.reach, one per channel.
+REACH_BITS = {"email": 1, "push": 2, "sms": 4, "whatsapp": 8, "telegram": 16, "voice": 32}
+
+
+def consent_allows_q(channel: str) -> Q:
+    """Consent lets this channel message the contact (the consent part of selectors.reachable_q)."""
+    field = consent_field(channel)
+    if channel in OPT_IN_REQUIRED:
+        return Q(**{field: ConsentState.OPTED_IN})
+    return ~Q(**{field: ConsentState.OPTED_OUT})
+
+
+def contact_reach_q(channel: str) -> Q:
+    """The part of selectors.reachable_q that reads only the contact's own row: the address column
+    is filled (push: no column, see PushSubscription) and consent allows it."""
+    if channel in ADDRESS_FIELDS:
+        return ~Q(**{ADDRESS_FIELDS[channel]: ""}) & consent_allows_q(channel)
+    return consent_allows_q(channel)
+
+
+def _reach_expression():
+    terms = [Case(When(contact_reach_q(channel), then=Value(bit)), default=Value(0))
+             for channel, bit in REACH_BITS.items()]
+    return functools.reduce(operator.add, terms)
 
 
 def _consent_column() -> models.CharField:
@@ -102,6 +133,14 @@ class Contact(TenantOwnedModel):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # REACH_BITS of the channels whose address and consent allow a message, computed by the
+    # database from the columns above on every write (a stored generated column: no code path can
+    # forget it). Suppressions and push subscriptions live in other tables and are not in it:
+    # selectors.reachable_q stays the definition; the preview counts with this column plus a
+    # correction for those two (tests check the result against reachable_q).
+    reach = models.GeneratedField(expression=_reach_expression(), output_field=models.SmallIntegerField(),
+                                  db_persist=True)
+
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
@@ -118,6 +157,8 @@ class Contact(TenantOwnedModel):
             models.Index(fields=["tenant", "pincode"], opclasses=["int8_ops", "varchar_pattern_ops"],
                          name="contact_pincode_prefix"),
             models.Index(fields=["tenant", "last_active_at"], name="contact_last_active"),
+            # "Everyone"'s per-channel counts: one index-only scan grouped by reach.
+            models.Index(fields=["tenant", "reach"], name="contact_reach"),
         ]
 
     def __str__(self) -> str:
