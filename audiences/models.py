@@ -352,6 +352,46 @@ class ImportRejection(TenantOwnedModel):
         ordering = ["row_number", "id"]
 
 
+class ContactDeleteJob(TenantOwnedModel):
+    """A bulk delete too large for one request ("everyone matching the filter"), run by a task.
+
+    The selection is the grid's filter as the user confirmed it, limited to contacts that existed
+    then (created_before), so a contact added while it runs is never swept up."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Deleting"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+
+    FINAL = frozenset({Status.COMPLETED, Status.FAILED})
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    filter_query = models.TextField(blank=True)  # the grid's filter, urlencoded
+    created_before = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    deleted = models.PositiveIntegerField(default=0)
+    error_message = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Delete {self.total} contacts ({self.get_status_display()})"
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.COMPLETED:
+            return 100
+        return min(100, int(100 * self.deleted / self.total)) if self.total else 0
+
+
 # --- Telegram: the bot's groups and channels, and the people who started it -----------------------
 # Telegram's own words: a bot learns it was added to (or removed from) a chat only from the
 # my_chat_member updates it receives; a user "subscribes" by sending /start to the bot.

@@ -19,6 +19,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, QuerySet
 from django.urls import reverse
+from django.utils import timezone
 
 from audiences.models import (
     CONSENT_CHANNELS,
@@ -26,6 +27,7 @@ from audiences.models import (
     ConsentSource,
     ConsentState,
     Contact,
+    ContactDeleteJob,
     ContactList,
     Suppression,
     SuppressionKind,
@@ -425,6 +427,53 @@ def contacts_delete(*, contacts: QuerySet[Contact]) -> int:
             last_pk = batch[-1]
             _, per_model = Contact.objects.filter(pk__in=batch).delete()
             deleted += per_model.get(Contact._meta.label, 0)
+
+
+def contacts_delete_job_start(*, tenant, filter_query: str, user) -> ContactDeleteJob:
+    """Queue the deletion of everyone the grid's filter matches now (see ContactDeleteJob)."""
+    from audiences.tasks import contacts_delete_job_run_task
+
+    job = ContactDeleteJob.objects.create(tenant=tenant, filter_query=filter_query, created_before=timezone.now(),
+                                          created_by=user)
+    tenant_id, job_id = tenant.pk, str(job.pk)
+    transaction.on_commit(lambda: contacts_delete_job_run_task.delay(tenant_id, job_id))
+    return job
+
+
+def contacts_delete_job_run(*, job: ContactDeleteJob) -> ContactDeleteJob:
+    """Delete the job's selection batch by batch, each in its own transaction, so the progress bar
+    moves and no lock is held for minutes. A failure stops it with what was deleted so far gone;
+    running the job again deletes the rest."""
+    from audiences.selectors import contacts_for_filter_query
+
+    if job.status in ContactDeleteJob.FINAL:
+        return job
+    contacts = contacts_for_filter_query(tenant=job.tenant, filter_query=job.filter_query).filter(
+        created_at__lte=job.created_before)
+    ContactDeleteJob.objects.filter(pk=job.pk).update(status=ContactDeleteJob.Status.RUNNING,
+                                                      started_at=timezone.now(), total=contacts.count())
+    last_pk = None
+    try:
+        while True:
+            remaining = contacts if last_pk is None else contacts.filter(pk__gt=last_pk)
+            batch = list(remaining.order_by("pk").values_list("pk", flat=True)[:DELETE_BATCH])
+            if not batch:
+                break
+            last_pk = batch[-1]
+            with transaction.atomic():
+                _, per_model = Contact.objects.filter(pk__in=batch).delete()
+                ContactDeleteJob.objects.filter(pk=job.pk).update(
+                    deleted=F("deleted") + per_model.get(Contact._meta.label, 0))
+    except Exception:
+        logger.exception("Bulk delete %s failed", job.pk)
+        ContactDeleteJob.objects.filter(pk=job.pk).update(
+            status=ContactDeleteJob.Status.FAILED, finished_at=timezone.now(),
+            error_message="The delete stopped on an error; the contacts deleted before that are gone.")
+    else:
+        ContactDeleteJob.objects.filter(pk=job.pk).update(status=ContactDeleteJob.Status.COMPLETED,
+                                                          finished_at=timezone.now())
+    job.refresh_from_db()
+    return job
 
 
 # --- tags and lists -----------------------------------------------------------------------------

@@ -312,3 +312,5 @@ IMPORT_PARSE_PROCESS_MIN_ROWS = env_int("IMPORT_PARSE_PROCESS_MIN_ROWS", 20_000,
 # ... and merged on this many database connections at once (one backend merges about as fast as
 # one Python process parses).
 IMPORT_MERGE_CONNECTIONS = env_int("IMPORT_MERGE_CONNECTIONS", 2, minimum=1)
+# A bulk delete of more contacts than this runs as a Celery task with a progress page.
+BULK_DELETE_INLINE_MAX = env_int("BULK_DELETE_INLINE_MAX", 2000, minimum=1)
