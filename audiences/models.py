@@ -71,10 +71,10 @@ def consent_allows_q(channel: str) -> Q:
 
 def contact_reach_q(channel: str) -> Q:
     """The part of selectors.reachable_q that reads only the contact's own row: the address column
-    is filled (push: no column, see PushSubscription) and consent allows it."""
+    is filled (push: has_push, kept by database triggers) and consent allows it."""
     if channel in ADDRESS_FIELDS:
         return ~Q(**{ADDRESS_FIELDS[channel]: ""}) & consent_allows_q(channel)
-    return consent_allows_q(channel)
+    return Q(has_push=True) & consent_allows_q(channel)
 
 
 def _reach_expression():
@@ -133,11 +133,15 @@ class Contact(TenantOwnedModel):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # Whether the contact has a web push subscription. Written only by database triggers on
+    # audiences_pushsubscription (migration 0008), whoever inserts, moves or deletes a
+    # subscription; save() never writes it back (see below).
+    has_push = models.BooleanField(default=False, editable=False)
     # REACH_BITS of the channels whose address and consent allow a message, computed by the
     # database from the columns above on every write (a stored generated column: no code path can
-    # forget it). Suppressions and push subscriptions live in other tables and are not in it:
-    # selectors.reachable_q stays the definition; the preview counts with this column plus a
-    # correction for those two (tests check the result against reachable_q).
+    # forget it). The suppression list lives in another table and is not in it:
+    # selectors.reachable_q stays the definition; the preview counts with this column minus the
+    # suppressed addresses (tests check the result against reachable_q).
     reach = models.GeneratedField(expression=_reach_expression(), output_field=models.SmallIntegerField(),
                                   db_persist=True)
 
@@ -163,6 +167,14 @@ class Contact(TenantOwnedModel):
 
     def __str__(self) -> str:
         return self.full_name or self.email or self.phone or str(self.pk)
+
+    def save(self, *args, **kwargs):
+        # has_push belongs to the triggers: an update never writes back a value read before a
+        # subscription came or went.
+        if not self._state.adding and kwargs.get("update_fields") is None and not kwargs.get("force_insert"):
+            kwargs["update_fields"] = [f.name for f in self._meta.concrete_fields
+                                       if not f.primary_key and not f.generated and f.name != "has_push"]
+        super().save(*args, **kwargs)
 
     @property
     def full_name(self) -> str:

@@ -29,7 +29,7 @@ def drop(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("audiences", "0005_contact_reach"),
+        ("audiences", "0005_contact_reach_and_delete_jobs"),
     ]
 
     operations = [
