@@ -136,7 +136,7 @@ class Contact(TenantOwnedModel):
     # Whether the contact has a web push subscription. Written only by database triggers on
     # audiences_pushsubscription (migration 0008), whoever inserts, moves or deletes a
     # subscription; save() never writes it back (see below).
-    has_push = models.BooleanField(default=False, editable=False)
+    has_push = models.BooleanField(db_default=False, editable=False)  # a DB default: raw INSERTs (import) omit it
     # REACH_BITS of the channels whose address and consent allow a message, computed by the
     # database from the columns above on every write (a stored generated column: no code path can
     # forget it). The suppression list lives in another table and is not in it:

@@ -37,7 +37,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='contact',
             name='has_push',
-            field=models.BooleanField(default=False, editable=False),
+            field=models.BooleanField(db_default=False, editable=False),
         ),
         migrations.AddField(
             model_name='contactdeletejob',
