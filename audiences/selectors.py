@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.models import CharField, Count, Exists, F, Func, OuterRef, Q, QuerySet
-from django.db.models.functions import Lower
+from django.db.models.functions import Coalesce, Lower
 from django.db.models.lookups import IContains
 
 from audiences.models import (
@@ -177,16 +177,24 @@ class KeysetPage:
     prev_cursor: str = ""
 
 
-def keyset_page(queryset: QuerySet, *, after: str = "", before: str = "", size: int = GRID_PAGE_SIZE) -> KeysetPage:
+def keyset_page(queryset: QuerySet, *, after: str = "", before: str = "", size: int = GRID_PAGE_SIZE,
+                few: bool = False) -> KeysetPage:
     """One page of `queryset` (any model with created_at and a UUID pk), newest first.
 
     `after` continues towards older rows, `before` goes back towards newer ones; a page knows it
-    has a neighbour by fetching one row more than it shows."""
-    newest_first = queryset.order_by("-created_at", "-pk")
+    has a neighbour by fetching one row more than it shows.
+
+    few=True when the caller knows the queryset is small (count_capped was exact): the rows are
+    then found through the filter's own indexes and sorted, instead of walking the keyset index
+    until a page is full. A rare search fragment that the planner believes common (a trigram
+    LIKE is estimated at a few percent) would otherwise read every contact looking for a page."""
+    # COALESCE(x, x) sorts like x, but no index matches it.
+    created = Coalesce("created_at", "created_at") if few else F("created_at")
+    newest_first = queryset.order_by(created.desc(), "-pk")
     before_cursor = Cursor.decode(before) if before else None
     after_cursor = Cursor.decode(after) if after and not before_cursor else None
     if before_cursor:
-        rows = list(queryset.filter(newer_than_q(before_cursor)).order_by("created_at", "pk")[: size + 1])
+        rows = list(queryset.filter(newer_than_q(before_cursor)).order_by(created.asc(), "pk")[: size + 1])
         has_more_newer = len(rows) > size
         rows = rows[:size][::-1]
         return KeysetPage(rows=rows, next_cursor=Cursor.of(rows[-1]).encode() if rows else before,

@@ -76,9 +76,10 @@ def index(request):
     """The contacts grid: search, filters, keyset pages and bulk actions."""
     form = _filter_form(request, request.GET)
     contacts = _filtered(request, form)
-    page = selectors.keyset_page(contacts, after=request.GET.get("after", ""), before=request.GET.get("before", ""))
-    prefetch_related_objects(page.rows, "tags")
     total, exact = selectors.count_capped(contacts)
+    page = selectors.keyset_page(contacts, after=request.GET.get("after", ""), before=request.GET.get("before", ""),
+                                 few=exact and form.active)
+    prefetch_related_objects(page.rows, "tags")
     filter_query = _filter_query(request.GET)
     return render(request, "audiences/contact_list.html", {
         "form": form, "page": page, "total": total, "total_exact": exact, "filter_query": filter_query,
