@@ -15,19 +15,28 @@ attributes merge into the stored ones; tags and list membership are only ever ad
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 import json
 import logging
+import os
+import pickle
+import queue
 import re
+import signal
+import threading
+import time
 import uuid
 import zoneinfo
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from audiences.models import (
@@ -44,6 +53,7 @@ from audiences.models import (
 )
 from audiences.services import email_normalize, phone_normalize
 from tenants.models import CHANNEL_LABELS
+from tenants.scoping import tenant_scope
 
 logger = logging.getLogger(__name__)
 
@@ -298,7 +308,6 @@ class StagedRow:
     attributes: dict[str, str] | None
     tag_names: tuple[str, ...]
     consent: dict[str, str]
-    new_id: str  # the contact's id if this row creates one (made here: cheaper than in SQL)
 
 
 class RowRejected(Exception):
@@ -388,8 +397,7 @@ class RowNormalizer:
         for kind in ("email", "phone"):
             if values.get(kind):
                 self.seen[kind][values[kind]] = row_number
-        return StagedRow(row_number, match_kind, values, attributes or None, tuple(tag_names), consent,
-                         uuid.uuid4().hex)
+        return StagedRow(row_number, match_kind, values, attributes or None, tuple(tag_names), consent)
 
 
 # --- the run --------------------------------------------------------------------------------------
@@ -407,6 +415,17 @@ def _count_records(job: ImportJob) -> int:
         return sum(1 for _ in _iter_rows(fh, job.encoding, job.delimiter)) - 1
 
 
+def _estimate_records(job: ImportJob) -> int:
+    """Data rows at most (line breaks minus the header), without parsing: the exact count comes
+    out of the run itself, and is only computed up front when this bound exceeds the limit."""
+    lines, last = 0, b"\n"
+    with job.file.open("rb") as fh:
+        while block := fh.read(1024 * 1024):
+            lines += block.count(b"\n")
+            last = block[-1:]
+    return max(lines + (last != b"\n") - 1, 0)
+
+
 def import_run(*, job: ImportJob, chunk_rows: int | None = None) -> ImportJob:
     """Process a queued job to the end. Safe to call again: a final job is left alone."""
     if job.status in ImportJob.FINAL:
@@ -417,10 +436,13 @@ def import_run(*, job: ImportJob, chunk_rows: int | None = None) -> ImportJob:
                                                unchanged_count=0, rejected_count=0)
     job.rejections.all().delete()  # a retried job (worker lost) starts its report over
     try:
-        total = _count_records(job)
+        total = _estimate_records(job)
         if total > import_max_rows():
-            raise ImportFileError(f"The file has {total:,} rows; an import takes at most {import_max_rows():,}.")
+            total = _count_records(job)
+            if total > import_max_rows():
+                raise ImportFileError(f"The file has {total:,} rows; an import takes at most {import_max_rows():,}.")
         ImportJob.objects.filter(pk=job.pk).update(total_rows=total)
+        job.total_rows = total
         _run_chunks(job, chunk_rows)
     except Exception as exc:
         logger.exception("Import %s failed", job.pk)
@@ -435,65 +457,255 @@ def import_run(*, job: ImportJob, chunk_rows: int | None = None) -> ImportJob:
 
 @dataclass
 class _Chunk:
+    # ORM engine: normalized rows, and their cells for rejections found in the database.
     staged: list[StagedRow] = field(default_factory=list)
     raw: dict[int, list[str]] = field(default_factory=dict)
-    rejections: list[ImportRejection] = field(default_factory=list)
+    # COPY engine: the accepted rows as lines of COPY text, and the tag names they carry.
+    copy_lines: list[str] = field(default_factory=list)
+    tag_names: set[str] = field(default_factory=set)
+    tag_ids: dict[str, str] = field(default_factory=dict)  # lower-cased name -> id, filled in by the parent
+    # (row number, reason, the row as JSON) of the rows the normalizer refused.
+    rejections: list[tuple[int, str, str]] = field(default_factory=list)
+    rows: int = 0
+    last_record: int = 0  # number of the last record read so far (the header is record 1 or later)
 
 
-def _parse_chunks(job: ImportJob, normalizer: RowNormalizer, chunk_rows: int) -> Iterator[_Chunk]:
-    """Read and normalize the file chunk by chunk."""
+def _parse_chunks(job: ImportJob, normalizer: RowNormalizer, chunk_rows: int, *, copy: bool) -> Iterator[_Chunk]:
+    """Read and normalize the file chunk by chunk (needs no database: it may run in a child process)."""
+    encoder = _CopyEncoder() if copy else None
     with job.file.open("rb") as fh:
         rows = _iter_rows(fh, job.encoding, job.delimiter)
-        for _, cells in rows:  # up to and including the header, as sniff_file found it
+        row_number = 0
+        for header_number, cells in rows:  # up to and including the header, as sniff_file found it
+            row_number = header_number
             if any(cell.strip() for cell in cells):
                 break
         chunk = _Chunk()
         for row_number, cells in rows:
+            chunk.rows += 1
             try:
-                chunk.staged.append(normalizer.normalize(row_number, cells))
-                chunk.raw[row_number] = cells
+                staged = normalizer.normalize(row_number, cells)
             except RowRejected as exc:
-                chunk.rejections.append(ImportRejection(
-                    tenant_id=job.tenant_id, job_id=job.pk, row_number=row_number, reason=str(exc)[:300],
-                    raw=json.dumps(cells, ensure_ascii=False)))
-            if len(chunk.staged) + len(chunk.rejections) >= chunk_rows:
+                chunk.rejections.append((row_number, str(exc)[:300], json.dumps(cells, ensure_ascii=False)))
+            else:
+                if encoder is not None:
+                    chunk.copy_lines.append(encoder.line(staged))
+                    chunk.tag_names.update(staged.tag_names)
+                else:
+                    chunk.staged.append(staged)
+                    chunk.raw[row_number] = cells
+            if chunk.rows >= chunk_rows:
+                chunk.last_record = row_number
                 yield chunk
                 chunk = _Chunk()
+        chunk.last_record = row_number
         yield chunk
+
+
+def _forked(produce: Callable[[], Iterator[_Chunk]]) -> Iterator[_Chunk]:
+    """Run `produce` in a forked child and yield its chunks here, so that parsing (Python) and
+    merging (PostgreSQL) use both cores. The pipe holds about one chunk: the child stays at most a
+    chunk or two ahead, and memory stays flat. A fork, not multiprocessing: Celery's prefork pool
+    runs tasks in daemonic processes, which multiprocessing refuses to give children."""
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: parse, send, and leave without running the parent's exit handlers
+        os.close(read_fd)
+        try:
+            with os.fdopen(write_fd, "wb") as out:
+                try:
+                    for chunk in produce():
+                        pickle.dump(("chunk", chunk), out, protocol=pickle.HIGHEST_PROTOCOL)
+                    pickle.dump(("done", None), out)
+                except Exception as exc:  # re-raised in the parent, with a message the user can read
+                    error = exc if isinstance(exc, ImportFileError | csv.Error) else RuntimeError(repr(exc))
+                    pickle.dump(("error", error), out)
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    try:
+        with os.fdopen(read_fd, "rb") as inp:
+            while True:
+                try:
+                    kind, payload = pickle.load(inp)
+                except EOFError:
+                    raise RuntimeError("The import's parsing process stopped unexpectedly.") from None
+                if kind == "error":
+                    raise payload
+                if kind == "done":
+                    return
+                yield payload
+    finally:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        os.waitpid(pid, 0)
+
+
+def _use_copy() -> bool:
+    return connection.vendor == "postgresql"
 
 
 def _run_chunks(job: ImportJob, chunk_rows: int) -> None:
     normalizer = RowNormalizer(headers=job.headers, mapping=job.mapping, match_on=job.match_on,
                                region=job.tenant.default_phone_region)
     extra_tags = tuple(job.add_tags.values_list("name", flat=True))
-    applier = _apply_chunk_pg if connection.vendor == "postgresql" else _apply_chunk_orm
-    analyze_at = chunk_rows
-    for chunk in _parse_chunks(job, normalizer, chunk_rows):
-        _flush(job, applier, chunk.staged, chunk.raw, chunk.rejections, extra_tags)
-        if applier is _apply_chunk_pg and job.created_count >= analyze_at:
-            # A tenant that grows from nothing to a million contacts within minutes outruns
-            # autovacuum's statistics: the planner would still believe it has a handful of rows and
-            # look addresses up through the tenant index, row by row. Refresh them as it doubles.
+    if _use_copy():
+        _run_copy(job, normalizer, chunk_rows, extra_tags)
+        return
+    last_record = 0
+    for chunk in _parse_chunks(job, normalizer, chunk_rows, copy=False):
+        with transaction.atomic():
+            result = _apply_chunk_orm(job, chunk.staged, extra_tags) if chunk.staged else ChunkResult()
+            rejections = chunk.rejections + [(row, reason, json.dumps(chunk.raw[row], ensure_ascii=False))
+                                             for row, reason in result.rejected]
+            _save_progress(job, chunk, result, rejections)
+        last_record = chunk.last_record
+    ImportJob.objects.filter(pk=job.pk).update(total_rows=max(last_record - 1, 0))
+
+
+def _save_progress(job: ImportJob, chunk: _Chunk, result: ChunkResult, rejections: list[tuple[int, str, str]]) -> None:
+    ImportRejection.objects.bulk_create([
+        ImportRejection(tenant_id=job.tenant_id, job_id=job.pk, row_number=row, reason=reason[:300], raw=raw)
+        for row, reason, raw in rejections], batch_size=2000)
+    # Increments, not values: with several merge connections, chunks commit in any order.
+    ImportJob.objects.filter(pk=job.pk).update(
+        processed_rows=F("processed_rows") + chunk.rows, created_count=F("created_count") + result.created,
+        updated_count=F("updated_count") + result.updated, unchanged_count=F("unchanged_count") + result.unchanged,
+        rejected_count=F("rejected_count") + len(chunk.rejections) + len(result.rejected))
+
+
+class _Mergers:
+    """Apply COPY chunks: inline on the caller's connection, or on `count` connections of their own.
+
+    One PostgreSQL backend merges a chunk at about the speed one Python process parses it, so a
+    large file gets two: the child parses, two backends merge, and all of it overlaps. Chunks of one
+    file never share an address (the parser rejects duplicates), so they do not wait for each
+    other; other imports of the tenant wait for the whole run on a session-level lock instead of
+    the per-chunk one."""
+
+    def __init__(self, job: ImportJob, extra_tag_ids: list[str], count: int):
+        self.job, self.extra_tag_ids, self.count = job, extra_tag_ids, count
+        self.rejected: list[tuple[int, str]] = []
+        self.created, self.analyze_at = 0, 1
+        self.lock = threading.Lock()
+        self.error: BaseException | None = None
+        self.queue: queue.Queue[_Chunk | None] = queue.Queue(maxsize=1)
+        self.threads = [threading.Thread(target=self._work, name=f"import-merge-{n}", daemon=True)
+                        for n in range(count if count > 1 else 0)]
+
+    def __enter__(self) -> _Mergers:
+        if self.threads:
             with connection.cursor() as cur:
-                cur.execute("ANALYZE audiences_contact")
-            analyze_at = job.created_count * 2
+                cur.execute("SELECT pg_advisory_lock(hashtext('audiences.import'), %s)", [self.job.tenant_id])
+            for thread in self.threads:
+                thread.start()
+        return self
+
+    def submit(self, chunk: _Chunk) -> None:
+        if not self.threads:
+            self._merge(chunk, lock=True)
+            return
+        while True:  # never block for good on a queue whose workers died
+            if self.error is not None:
+                raise self.error
+            try:
+                self.queue.put(chunk, timeout=1)
+                return
+            except queue.Full:
+                continue
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if not self.threads:
+            return
+        for _ in self.threads:
+            self.queue.put(None)
+        for thread in self.threads:
+            thread.join()
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_advisory_unlock(hashtext('audiences.import'), %s)", [self.job.tenant_id])
+        if exc is None and self.error is not None:
+            raise self.error
+
+    def _work(self) -> None:
+        try:
+            with tenant_scope(self.job.tenant_id):
+                while (chunk := self.queue.get()) is not None:
+                    if self.error is None:
+                        try:
+                            self._merge(chunk, lock=False)
+                        except BaseException as exc:
+                            self.error = exc
+        finally:
+            global merge_backend_cpu_seconds
+            with self.lock:
+                merge_backend_cpu_seconds += backend_cpu_seconds()
+            connection.close()  # this thread's own connection
+
+    def _merge(self, chunk: _Chunk, *, lock: bool) -> None:
+        with transaction.atomic():
+            result = _apply_chunk_copy(self.job, chunk, self.extra_tag_ids, lock=lock) if chunk.copy_lines \
+                else ChunkResult()
+            _save_progress(self.job, chunk, result, chunk.rejections)
+        with self.lock:
+            self.rejected += result.rejected
+            self.created += result.created
+            analyze = self.created >= self.analyze_at
+            if analyze:
+                # Row estimates scale with the table's size between two ANALYZEs: the first one
+                # is what matters, later ones only as the tenant grows by an order of magnitude.
+                self.analyze_at = self.created * 8
+        if analyze:
+            # A tenant that grows from nothing to a million contacts within minutes outruns
+            # autovacuum's statistics: the planner would still believe it has a handful of rows
+            # and resolve addresses through the tenant's keyset index, reading every contact for
+            # each row. Refresh them after the first chunk.
+            with connection.cursor() as cur:
+                cur.execute("ANALYZE audiences_contact (tenant_id, email, phone)")
 
 
-def _flush(job, applier, staged, raw, rejections, extra_tags) -> None:
-    with transaction.atomic():
-        result = applier(job, staged, extra_tags) if staged else ChunkResult()
-        for row_number, reason in result.rejected:
-            rejections.append(ImportRejection(tenant_id=job.tenant_id, job_id=job.pk, row_number=row_number,
-                                              reason=reason[:300], raw=json.dumps(raw[row_number], ensure_ascii=False)))
-        ImportRejection.objects.bulk_create(rejections, batch_size=2000)
-        job.processed_rows += len(staged) + len(rejections) - len(result.rejected)
-        job.created_count += result.created
-        job.updated_count += result.updated
-        job.unchanged_count += result.unchanged
-        job.rejected_count += len(rejections)
-        ImportJob.objects.filter(pk=job.pk).update(
-            processed_rows=job.processed_rows, created_count=job.created_count, updated_count=job.updated_count,
-            unchanged_count=job.unchanged_count, rejected_count=job.rejected_count)
+# CPU spent by the backends of merge connections that have closed (bench_import reports it).
+merge_backend_cpu_seconds = 0.0
+
+
+def backend_cpu_seconds() -> float:
+    """CPU seconds used so far by this thread's PostgreSQL backend (0 when the server is not local)."""
+    if connection.vendor != "postgresql" or connection.connection is None:
+        return 0.0
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        pid = cur.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _run_copy(job: ImportJob, normalizer: RowNormalizer, chunk_rows: int, extra_tags: tuple[str, ...]) -> None:
+    extra_tag_ids = [str(tag_id) for tag_id in _tag_ids(job.tenant_id, set(extra_tags)).values()]
+    large = job.total_rows >= settings.IMPORT_PARSE_PROCESS_MIN_ROWS
+    chunks = _parse_chunks(job, normalizer, chunk_rows, copy=True)
+    if large:
+        chunks = _forked(lambda: _parse_chunks(job, normalizer, chunk_rows, copy=True))
+    last_record = 0
+    with contextlib.closing(chunks), _Mergers(job, extra_tag_ids,
+                                             settings.IMPORT_MERGE_CONNECTIONS if large else 1) as mergers:
+        for chunk in chunks:
+            # Here, once, so that two merge connections never race to create the same tag.
+            chunk.tag_ids = {n: str(i) for n, i in _tag_ids(job.tenant_id, chunk.tag_names).items()}
+            mergers.submit(chunk)
+            last_record = chunk.last_record
+    if mergers.rejected:
+        # Rare (another contact owns an address): their cells are read back from the file once.
+        reasons = dict(mergers.rejected)
+        with job.file.open("rb") as fh:
+            ImportRejection.objects.bulk_create([
+                ImportRejection(tenant_id=job.tenant_id, job_id=job.pk, row_number=row, reason=reasons[row][:300],
+                                raw=json.dumps(cells, ensure_ascii=False))
+                for row, cells in _iter_rows(fh, job.encoding, job.delimiter) if row in reasons], batch_size=2000)
+    ImportJob.objects.filter(pk=job.pk).update(total_rows=max(last_record - 1, 0))
 
 
 def _tag_ids(tenant_id: int, names: set[str]) -> dict[str, str]:
@@ -524,82 +736,112 @@ def _row_tag_ids(staged: list[StagedRow], extra_tags: tuple[str, ...], tenant_id
 
 # --- PostgreSQL: COPY into a temp table, then merge with set-based statements -------------------
 
-_STAGE_COLUMNS = ("row_number", "contact_id", "new_id", "email", "phone", "role", *TEXT_FIELDS, "attributes",
-                  "tag_ids", *(f"c_{c}" for c in CONSENT_CHANNELS))
 _FIELD_COLUMNS = ("email", "phone", "role", *TEXT_FIELDS)
+_IN_COLUMNS = ("row_number", "match_kind", "new_id", *_FIELD_COLUMNS, "attributes", "tags",
+               *(f"c_{c}" for c in CONSENT_CHANNELS))
 
 # No index: every statement reads the whole chunk once, and index upkeep would cost more than it saves.
+# Rows arrive in audiences_import_in (COPY) and move to audiences_import_rows with the contacts that
+# own their addresses, resolved in one join.
 _STAGE_DDL = f"""
-CREATE TEMP TABLE IF NOT EXISTS audiences_import_stage (
-    row_number integer NOT NULL, contact_id uuid, new_id uuid NOT NULL,
+CREATE TEMP TABLE IF NOT EXISTS audiences_import_in (
+    row_number integer NOT NULL, match_kind text NOT NULL, new_id uuid NOT NULL,
     {", ".join(f"{c} text" for c in _FIELD_COLUMNS)},
-    attributes jsonb, tag_ids uuid[],
+    attributes jsonb, tags text,
     {", ".join(f"c_{c} text" for c in CONSENT_CHANNELS)}
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS audiences_import_rows (
+    LIKE audiences_import_in, contact_id uuid, email_owner uuid, phone_owner uuid
 ) ON COMMIT DELETE ROWS
 """
 
-
-def _owners(cur, tenant_id: int, kind: str, addresses: list[str]) -> dict[str, uuid.UUID]:
-    if not addresses:
-        return {}
-    cur.execute(f"SELECT {kind}, id FROM audiences_contact WHERE tenant_id = %s AND {kind} = ANY(%s) AND {kind} <> ''",
-                [tenant_id, addresses])
-    return dict(cur.fetchall())
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
 
 
-def _apply_chunk_pg(job: ImportJob, staged: list[StagedRow], extra_tags: tuple[str, ...]) -> ChunkResult:
+def _copy_text(value: str | None) -> str:
+    if value is None:
+        return "\\N"
+    return value.translate(_COPY_ESCAPES) if _COPY_SPECIAL.search(value) else value
+
+
+class _CopyEncoder:
+    """StagedRow -> one line of COPY text for audiences_import_in (runs in the parsing process).
+
+    New contacts get time-ordered ids (the layout of UUID version 7: milliseconds, then 74 random
+    bits): a million new keys then land at the right edge of the primary key and of every index
+    led by the id (tags, lists, consent history) instead of on random pages of a large index."""
+
+    def line(self, row: StagedRow) -> str:
+        values = row.values
+        rand = int.from_bytes(os.urandom(10))
+        new_id = ((time.time_ns() // 1_000_000) << 80 | 0x7 << 76 | (rand >> 68) << 64 | 0b10 << 62
+                  | rand & 0x3FFF_FFFF_FFFF_FFFF)
+        return "\t".join((
+            str(row.row_number), row.match_kind, f"{new_id:032x}",
+            *(_copy_text(values.get(c)) for c in _FIELD_COLUMNS),
+            _copy_text(json.dumps(row.attributes)) if row.attributes else "\\N",
+            _copy_text(",".join(row.tag_names)) if row.tag_names else "\\N",
+            *(row.consent.get(c, "\\N") for c in CONSENT_CHANNELS),
+        )) + "\n"
+
+
+def _apply_chunk_copy(job: ImportJob, chunk: _Chunk, extra_tag_ids: list[str], *, lock: bool = True) -> ChunkResult:
     tenant_id = job.tenant_id
     result = ChunkResult()
-    tag_ids = _row_tag_ids(staged, extra_tags, tenant_id)
-    params = {"t": tenant_id, "job": str(job.pk)}
+    names = sorted(chunk.tag_names)
+    params = {"t": tenant_id, "job": str(job.pk), "names": names, "name_ids": [chunk.tag_ids[n.lower()] for n in names],
+              "extra": extra_tag_ids, "list": job.add_to_list_id}
     with connection.cursor() as cur:
         cur.execute(_STAGE_DDL)
         # ON COMMIT does not fire when the chunk runs inside an outer transaction (a savepoint).
-        cur.execute("TRUNCATE audiences_import_stage")
-        # Joins below are a few thousand staged rows against primary-key probes into a table that
-        # may hold millions: never let a stale estimate turn one into a scan of every contact.
-        cur.execute("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
+        cur.execute("TRUNCATE audiences_import_in, audiences_import_rows")
+        # Joins below are a few thousand staged rows against key probes into a table that may hold
+        # millions: never let a stale estimate turn one into a scan of every contact. A crash may
+        # lose the last commits of a chunk and its progress together; the job is then run again,
+        # which is safe (an import is idempotent), so commits need not wait for the disk.
+        cur.execute("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; "
+                    "SET LOCAL synchronous_commit = off")
         # One import at a time per tenant between resolving and inserting, so two imports of
-        # the same address cannot both decide to create it.
-        cur.execute("SELECT pg_advisory_xact_lock(hashtext('audiences.import'), %s)", [tenant_id])
-        by_email = _owners(cur, tenant_id, "email", [r.values["email"] for r in staged if "email" in r.values])
-        by_phone = _owners(cur, tenant_id, "phone", [r.values["phone"] for r in staged if "phone" in r.values])
-        existing: set[uuid.UUID] = set()
-        new_ids: list[str] = []
-        with cur.cursor.copy(f"COPY audiences_import_stage ({', '.join(_STAGE_COLUMNS)}) FROM STDIN") as copy:
-            for row, tags in zip(staged, tag_ids, strict=True):
-                values = row.values
-                email_owner, phone_owner = by_email.get(values.get("email")), by_phone.get(values.get("phone"))
-                contact_id = email_owner if row.match_kind == "email" else phone_owner
-                # The other address may already belong to a different contact: unique per tenant.
-                if email_owner and email_owner != contact_id:
-                    result.rejected.append((row.row_number, f"The email {values['email']} belongs to another contact"))
-                    continue
-                if phone_owner and phone_owner != contact_id:
-                    result.rejected.append((row.row_number, f"The phone {values['phone']} belongs to another contact"))
-                    continue
-                if contact_id:
-                    existing.add(contact_id)
-                else:
-                    new_ids.append(row.new_id)
-                copy.write_row((
-                    row.row_number, contact_id, row.new_id, *(values.get(c) for c in _FIELD_COLUMNS),
-                    json.dumps(row.attributes) if row.attributes else None,
-                    "{" + ",".join(map(str, tags)) + "}" if tags else None,
-                    *(row.consent.get(c) for c in CONSENT_CHANNELS),
-                ))
+        # the same address cannot both decide to create it (a run with several merge connections
+        # holds this lock for the whole run instead).
+        if lock:
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext('audiences.import'), %s)", [tenant_id])
+        with cur.cursor.copy(f"COPY audiences_import_in ({', '.join(_IN_COLUMNS)}) FROM STDIN") as copy:
+            copy.write("".join(chunk.copy_lines))
+        cur.execute("""
+            INSERT INTO audiences_import_rows
+            SELECT s.*, CASE WHEN s.match_kind = 'email' THEN e.id ELSE p.id END, e.id, p.id
+              FROM audiences_import_in s
+              LEFT JOIN audiences_contact e ON e.tenant_id = %(t)s AND e.email = s.email AND e.email <> ''
+              LEFT JOIN audiences_contact p ON p.tenant_id = %(t)s AND p.phone = s.phone AND p.phone <> ''
+        """, params)
+        # The other address may already belong to a different contact: both are unique per tenant.
+        cur.execute("""
+            DELETE FROM audiences_import_rows
+             WHERE email_owner IS DISTINCT FROM contact_id AND email_owner IS NOT NULL
+                OR phone_owner IS DISTINCT FROM contact_id AND phone_owner IS NOT NULL
+            RETURNING row_number, CASE WHEN email_owner IS DISTINCT FROM contact_id AND email_owner IS NOT NULL
+                                       THEN 'The email ' || email ELSE 'The phone ' || phone END
+                                  || ' belongs to another contact'
+        """)
+        result.rejected.extend(cur.fetchall())
+        cur.execute("SELECT count(DISTINCT contact_id), count(*) FILTER (WHERE contact_id IS NULL) "
+                    "FROM audiences_import_rows")
+        existing, new = cur.fetchone()
 
         changed: set[uuid.UUID] = set()
         if existing:
-            # True row counts, so the planner drives the joins from the chunk into contacts' key.
-            cur.execute("ANALYZE audiences_import_stage")
+            # A true row count, so the planner drives the joins from the chunk into contacts' key
+            # (one column: a full ANALYZE of the chunk costs as much as the merge).
+            cur.execute("ANALYZE audiences_import_rows (contact_id)")
             consent_values = ", ".join(f"('{c}', s.c_{c}, c.consent_{c})" for c in CONSENT_CHANNELS)
             cur.execute(f"""
                 INSERT INTO audiences_consentevent
                     (tenant_id, contact_id, channel, state, previous_state, source, evidence, created_at)
                 SELECT %(t)s, c.id, v.channel, v.new, v.old, 'import',
                        jsonb_build_object('import_job', %(job)s, 'row', s.row_number), now()
-                  FROM audiences_import_stage s JOIN audiences_contact c ON c.id = s.contact_id
+                  FROM audiences_import_rows s JOIN audiences_contact c ON c.id = s.contact_id
                  CROSS JOIN LATERAL (VALUES {consent_values}) AS v(channel, new, old)
                  WHERE v.new IS NOT NULL AND v.new <> v.old
             """, params)
@@ -612,14 +854,14 @@ def _apply_chunk_pg(job: ImportJob, staged: list[StagedRow], extra_tags: tuple[s
             cur.execute(f"""
                 UPDATE audiences_contact c
                    SET {", ".join(f"{t} = {v}" for t, v in zip(targets, new_values, strict=True))}, updated_at = now()
-                  FROM audiences_import_stage s
+                  FROM audiences_import_rows s
                  WHERE c.id = s.contact_id AND c.tenant_id = %(t)s
                    AND ({", ".join(new_values)}) IS DISTINCT FROM ({", ".join(old_values)})
                 RETURNING c.id
             """, params)
             changed.update(r[0] for r in cur.fetchall())
 
-        if new_ids:
+        if new:
             insert_columns = ["id", "tenant_id", *_FIELD_COLUMNS, "attributes",
                               *(f"consent_{c}" for c in CONSENT_CHANNELS), "created_at", "updated_at"]
             insert_values = [
@@ -629,14 +871,14 @@ def _apply_chunk_pg(job: ImportJob, staged: list[StagedRow], extra_tags: tuple[s
                 *(f"COALESCE(s.c_{c}, 'unknown')" for c in CONSENT_CHANNELS), "now()", "now()"]
             cur.execute(f"""
                 INSERT INTO audiences_contact ({", ".join(insert_columns)})
-                SELECT {", ".join(insert_values)} FROM audiences_import_stage s WHERE s.contact_id IS NULL
+                SELECT {", ".join(insert_values)} FROM audiences_import_rows s WHERE s.contact_id IS NULL
                 ON CONFLICT DO NOTHING
             """, params)
             result.created = cur.rowcount
-            if result.created < len(new_ids):
+            if result.created < new:
                 # Someone else saved one of these addresses after our lookup (not another import:
                 # they wait for the lock). Leave those rows out of everything below.
-                cur.execute("DELETE FROM audiences_import_stage s WHERE s.contact_id IS NULL AND NOT EXISTS "
+                cur.execute("DELETE FROM audiences_import_rows s WHERE s.contact_id IS NULL AND NOT EXISTS "
                             "(SELECT 1 FROM audiences_contact c WHERE c.id = s.new_id) RETURNING row_number")
                 result.rejected.extend((r[0], "Another contact with this address was saved at the same moment; "
                                               "import this row again") for r in cur.fetchall())
@@ -646,27 +888,41 @@ def _apply_chunk_pg(job: ImportJob, staged: list[StagedRow], extra_tags: tuple[s
                     (tenant_id, contact_id, channel, state, previous_state, source, evidence, created_at)
                 SELECT %(t)s, s.new_id, v.channel, v.new, 'unknown', 'import',
                        jsonb_build_object('import_job', %(job)s, 'row', s.row_number), now()
-                  FROM audiences_import_stage s CROSS JOIN LATERAL (VALUES {consent_new}) AS v(channel, new)
+                  FROM audiences_import_rows s CROSS JOIN LATERAL (VALUES {consent_new}) AS v(channel, new)
                  WHERE s.contact_id IS NULL AND v.new IS NOT NULL AND v.new <> 'unknown'
             """, params)
+
         # Tags and list membership only ever grow; a new pair on an existing contact is an update.
-        if any(tag_ids):
-            cur.execute("""
-                INSERT INTO audiences_contact_tags (contact_id, tag_id)
-                SELECT COALESCE(s.contact_id, s.new_id), t.id
-                  FROM audiences_import_stage s CROSS JOIN LATERAL unnest(s.tag_ids) AS t(id)
-                ON CONFLICT DO NOTHING RETURNING contact_id
-            """)
-            changed.update(r[0] for r in cur.fetchall())
-        if job.add_to_list_id:
-            cur.execute("""
-                INSERT INTO audiences_contactlist_contacts (contactlist_id, contact_id)
-                SELECT %(list)s, COALESCE(s.contact_id, s.new_id) FROM audiences_import_stage s
-                ON CONFLICT DO NOTHING RETURNING contact_id
-            """, {**params, "list": job.add_to_list_id})
-            changed.update(r[0] for r in cur.fetchall())
-    result.updated = len(existing & changed)
-    result.unchanged = len(existing) - result.updated
+        for who, condition in (("existing", "s.contact_id IS NOT NULL"), ("new", "s.contact_id IS NULL")):
+            if not (existing if who == "existing" else new):
+                continue
+            contact = "s.contact_id" if who == "existing" else "s.new_id"
+            returning = "RETURNING contact_id" if who == "existing" else ""
+            selects = []
+            if names:
+                selects.append(f"""
+                    SELECT {contact}, m.id FROM audiences_import_rows s
+                     CROSS JOIN LATERAL unnest(string_to_array(s.tags, ',')) AS n(name)
+                      JOIN unnest(%(names)s::text[], %(name_ids)s::uuid[]) AS m(name, id) ON m.name = n.name
+                     WHERE {condition} AND s.tags IS NOT NULL""")
+            if extra_tag_ids:
+                selects.append(f"SELECT {contact}, x.id FROM audiences_import_rows s "
+                               f"CROSS JOIN unnest(%(extra)s::uuid[]) AS x(id) WHERE {condition}")
+            if selects:
+                cur.execute(f"INSERT INTO audiences_contact_tags (contact_id, tag_id) {' UNION ALL '.join(selects)} "
+                            f"ON CONFLICT DO NOTHING {returning}", params)
+                if returning:
+                    changed.update(r[0] for r in cur.fetchall())
+            if job.add_to_list_id:
+                cur.execute(f"""
+                    INSERT INTO audiences_contactlist_contacts (contactlist_id, contact_id)
+                    SELECT %(list)s, {contact} FROM audiences_import_rows s WHERE {condition}
+                    ON CONFLICT DO NOTHING {returning}
+                """, params)
+                if returning:
+                    changed.update(r[0] for r in cur.fetchall())
+    result.updated = len(changed)
+    result.unchanged = existing - result.updated
     return result
 
 

@@ -8,14 +8,16 @@ also appends a ConsentEvent, which is the history and never changes. Every write
 
 from __future__ import annotations
 
+import functools
+import operator
 import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Lower, Upper
 
-from tenants.models import TenantOwnedModel, validate_timezone
+from tenants.models import Tenant, TenantOwnedModel, validate_timezone
 
 # Channels that carry per-contact consent. Social posts go to followers, not contacts.
 CONSENT_CHANNELS = ("email", "push", "sms", "whatsapp", "telegram", "voice")
@@ -52,6 +54,35 @@ def consent_field(channel: str) -> str:
     return f"consent_{channel}"
 
 
+# The address column each channel sends to (push sends to subscriptions, a table of their own).
+ADDRESS_FIELDS = {"email": "email", "sms": "phone", "whatsapp": "phone", "voice": "phone", "telegram": "telegram_chat_id"}
+
+# Bits of Contact.reach, one per channel.
+REACH_BITS = {"email": 1, "push": 2, "sms": 4, "whatsapp": 8, "telegram": 16, "voice": 32}
+
+
+def consent_allows_q(channel: str) -> Q:
+    """Consent lets this channel message the contact (the consent part of selectors.reachable_q)."""
+    field = consent_field(channel)
+    if channel in OPT_IN_REQUIRED:
+        return Q(**{field: ConsentState.OPTED_IN})
+    return ~Q(**{field: ConsentState.OPTED_OUT})
+
+
+def contact_reach_q(channel: str) -> Q:
+    """The part of selectors.reachable_q that reads only the contact's own row: the address column
+    is filled (push: has_push, kept by database triggers) and consent allows it."""
+    if channel in ADDRESS_FIELDS:
+        return ~Q(**{ADDRESS_FIELDS[channel]: ""}) & consent_allows_q(channel)
+    return Q(has_push=True) & consent_allows_q(channel)
+
+
+def _reach_expression():
+    terms = [Case(When(contact_reach_q(channel), then=Value(bit)), default=Value(0))
+             for channel, bit in REACH_BITS.items()]
+    return functools.reduce(operator.add, terms)
+
+
 def _consent_column() -> models.CharField:
     return models.CharField(max_length=10, choices=ConsentState.choices, default=ConsentState.UNKNOWN)
 
@@ -70,6 +101,9 @@ class Tag(TenantOwnedModel):
 
 
 class Contact(TenantOwnedModel):
+    # Every index of contacts leads with the tenant already: a tenant_id index of its own would
+    # only slow down writes (a million-row import updates each index once per row).
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", editable=False, db_index=False)
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     first_name = models.CharField(max_length=80, blank=True)
     last_name = models.CharField(max_length=80, blank=True)
@@ -102,6 +136,18 @@ class Contact(TenantOwnedModel):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # Whether the contact has a web push subscription. Written only by database triggers on
+    # audiences_pushsubscription (migration 0008), whoever inserts, moves or deletes a
+    # subscription; save() never writes it back (see below).
+    has_push = models.BooleanField(db_default=False, editable=False)  # a DB default: raw INSERTs (import) omit it
+    # REACH_BITS of the channels whose address and consent allow a message, computed by the
+    # database from the columns above on every write (a stored generated column: no code path can
+    # forget it). The suppression list lives in another table and is not in it:
+    # selectors.reachable_q stays the definition; the preview counts with this column minus the
+    # suppressed addresses (tests check the result against reachable_q).
+    reach = models.GeneratedField(expression=_reach_expression(), output_field=models.SmallIntegerField(),
+                                  db_persist=True)
+
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
@@ -111,7 +157,6 @@ class Contact(TenantOwnedModel):
         indexes = [
             # Keyset pagination of the grid, newest first.
             models.Index(fields=["tenant", "-created_at", "-id"], name="contact_keyset"),
-            models.Index(fields=["tenant", "city"], name="contact_city"),
             # Segments match cities case-insensitively (UPPER(city) = UPPER(%s)).
             models.Index(F("tenant"), Upper("city"), name="contact_city_upper"),
             # Pattern ops serve both "pincode in" and "starts with" (LIKE '411%') whatever the
@@ -122,10 +167,20 @@ class Contact(TenantOwnedModel):
             # "Who is inside WhatsApp's 24-hour window": a few contacts out of many, so partial.
             models.Index(fields=["tenant", "whatsapp_last_inbound_at"], name="contact_wa_inbound",
                          condition=Q(whatsapp_last_inbound_at__isnull=False)),
+            # "Everyone"'s per-channel counts: one index-only scan grouped by reach.
+            models.Index(fields=["tenant", "reach"], name="contact_reach"),
         ]
 
     def __str__(self) -> str:
         return self.full_name or self.email or self.phone or str(self.pk)
+
+    def save(self, *args, **kwargs):
+        # has_push belongs to the triggers: an update never writes back a value read before a
+        # subscription came or went.
+        if not self._state.adding and kwargs.get("update_fields") is None and not kwargs.get("force_insert"):
+            kwargs["update_fields"] = [f.name for f in self._meta.concrete_fields
+                                       if not f.primary_key and not f.generated and f.name != "has_push"]
+        super().save(*args, **kwargs)
 
     @property
     def full_name(self) -> str:
@@ -148,19 +203,23 @@ class Contact(TenantOwnedModel):
 class ConsentEvent(TenantOwnedModel):
     """Append-only consent history. Rows are never updated or deleted (except with their contact)."""
 
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="consent_events")
+    # Indexed by consentevent_contact (contact, -created_at), which serves the foreign key too.
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="consent_events", db_index=False)
     channel = models.CharField(max_length=10)
     state = models.CharField(max_length=10, choices=ConsentState.choices)
     previous_state = models.CharField(max_length=10, choices=ConsentState.choices)
     source = models.CharField(max_length=12, choices=ConsentSource.choices)
     evidence = models.JSONField(default=dict, blank=True)
+    # Imports, unsubscribe links and keywords have no actor: index only the rows that have one
+    # (what deleting a user needs), not a million NULLs per import.
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="+")
+                              related_name="+", db_index=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["contact", "-created_at"], name="consentevent_contact")]
+        indexes = [models.Index(fields=["contact", "-created_at"], name="consentevent_contact"),
+                   models.Index(fields=["actor"], condition=Q(actor__isnull=False), name="consentevent_actor")]
 
     def __str__(self) -> str:
         return f"{self.contact_id} {self.channel}: {self.previous_state} -> {self.state} ({self.source})"
@@ -309,6 +368,46 @@ class ImportRejection(TenantOwnedModel):
 
     class Meta:
         ordering = ["row_number", "id"]
+
+
+class ContactDeleteJob(TenantOwnedModel):
+    """A bulk delete too large for one request ("everyone matching the filter"), run by a task.
+
+    The selection is the grid's filter as the user confirmed it, limited to contacts that existed
+    then (created_before), so a contact added while it runs is never swept up."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Deleting"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+
+    FINAL = frozenset({Status.COMPLETED, Status.FAILED})
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    filter_query = models.TextField(blank=True)  # the grid's filter, urlencoded
+    created_before = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    deleted = models.PositiveIntegerField(default=0)
+    error_message = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Delete {self.total} contacts ({self.get_status_display()})"
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.COMPLETED:
+            return 100
+        return min(100, int(100 * self.deleted / self.total)) if self.total else 0
 
 
 # --- Telegram: the bot's groups and channels, and the people who started it -----------------------

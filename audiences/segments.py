@@ -190,7 +190,10 @@ def _tag(op, value, rule, now) -> Q:
         for tag_id in tag_ids:
             q &= Q(Exists(through.objects.filter(contact_id=OuterRef("pk"), tag_id=tag_id)))
         return q
-    has_any = Q(Exists(through.objects.filter(contact_id=OuterRef("pk"), tag_id__in=tag_ids)))
+    # IN, not EXISTS: inside an OR group PostgreSQL plans a correlated EXISTS as an alternative
+    # subplan, which is not parallel safe and makes it cost a scan of the tenant above an index
+    # walk in random heap order (2 s against 0.3 s at a million contacts); IN is one hashed subplan.
+    has_any = Q(pk__in=through.objects.filter(tag_id__in=tag_ids).values("contact_id"))
     return has_any if op == "any" else ~has_any
 
 

@@ -18,12 +18,15 @@ from dataclasses import dataclass
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
-from django.db.models.functions import Lower
+from django.db.models import CharField, Count, Exists, F, Func, OuterRef, Q, QuerySet
+from django.db.models.functions import Coalesce, Lower
+from django.db.models.lookups import IContains
 
 from audiences.models import (
+    ADDRESS_FIELDS,
     CONSENT_CHANNELS,
     OPT_IN_REQUIRED,
+    REACH_BITS,
     ConsentState,
     Contact,
     ContactList,
@@ -32,6 +35,7 @@ from audiences.models import (
     Suppression,
     SuppressionKind,
     Tag,
+    consent_allows_q,
     consent_field,
 )
 from audiences.segments import compile_rules
@@ -43,19 +47,10 @@ from tenants.scoping import current_tenant_id
 PREVIEW_CHANNELS = CONSENT_CHANNELS
 
 
-def consent_allows_q(channel: str) -> Q:
-    field = consent_field(channel)
-    if channel in OPT_IN_REQUIRED:
-        return Q(**{field: ConsentState.OPTED_IN})
-    return ~Q(**{field: ConsentState.OPTED_OUT})
-
-
 def address_present_q(channel: str) -> Q:
     if channel == "push":
         return Q(Exists(PushSubscription.objects.filter(contact_id=OuterRef("pk"))))
-    column = {"email": "email", "sms": "phone", "whatsapp": "phone", "voice": "phone",
-              "telegram": "telegram_chat_id"}[channel]
-    return ~Q(**{column: ""})
+    return ~Q(**{ADDRESS_FIELDS[channel]: ""})
 
 
 def not_suppressed_q(channel: str) -> Q:
@@ -193,16 +188,24 @@ class KeysetPage:
     prev_cursor: str = ""
 
 
-def keyset_page(queryset: QuerySet, *, after: str = "", before: str = "", size: int = GRID_PAGE_SIZE) -> KeysetPage:
+def keyset_page(queryset: QuerySet, *, after: str = "", before: str = "", size: int = GRID_PAGE_SIZE,
+                few: bool = False) -> KeysetPage:
     """One page of `queryset` (any model with created_at and a UUID pk), newest first.
 
     `after` continues towards older rows, `before` goes back towards newer ones; a page knows it
-    has a neighbour by fetching one row more than it shows."""
-    newest_first = queryset.order_by("-created_at", "-pk")
+    has a neighbour by fetching one row more than it shows.
+
+    few=True when the caller knows the queryset is small (count_capped was exact): the rows are
+    then found through the filter's own indexes and sorted, instead of walking the keyset index
+    until a page is full. A rare search fragment that the planner believes common (a trigram
+    LIKE is estimated at a few percent) would otherwise read every contact looking for a page."""
+    # COALESCE(x, x) sorts like x, but no index matches it.
+    created = Coalesce("created_at", "created_at") if few else F("created_at")
+    newest_first = queryset.order_by(created.desc(), "-pk")
     before_cursor = Cursor.decode(before) if before else None
     after_cursor = Cursor.decode(after) if after and not before_cursor else None
     if before_cursor:
-        rows = list(queryset.filter(newer_than_q(before_cursor)).order_by("created_at", "pk")[: size + 1])
+        rows = list(queryset.filter(newer_than_q(before_cursor)).order_by(created.asc(), "pk")[: size + 1])
         has_more_newer = len(rows) > size
         rows = rows[:size][::-1]
         return KeysetPage(rows=rows, next_cursor=Cursor.of(rows[-1]).encode() if rows else before,
@@ -231,7 +234,7 @@ def search_q(text: str, *, region: str = "") -> Q:
     A whole phone number (in any format the workspace's region reads) or a whole email address
     is an exact match on the unique indexes, instant at a million rows. A fragment of a number
     matches phones by its digits ("98123 45678" finds +919812345678); other words must each match
-    a name or the email. Fragment searches scan the tenant's rows; trigram indexes would fix that.
+    a name or the email. On PostgreSQL both fragment searches use trigram indexes (migration 0006).
     """
     text = text.strip()
     digits = re.sub(r"\D", "", text)
@@ -249,8 +252,24 @@ def search_q(text: str, *, region: str = "") -> Q:
             pass  # part of an address
     q = Q()
     for word in text.split():
-        q &= Q(first_name__icontains=word) | Q(last_name__icontains=word) | Q(email__icontains=word)
+        # A word has no spaces, so it is in one of the three columns exactly when it is in the
+        # three joined by spaces; that expression has one trigram index (migration 0006).
+        q &= Q(IContains(SearchText(), word))
     return q
+
+
+class SearchText(Func):
+    """first_name, last_name and email joined by spaces: what a grid search word is matched against.
+
+    On PostgreSQL, `UPPER(<this>::text) LIKE UPPER('%word%')` (Django's icontains) is served by the
+    GIN trigram index contact_search_trgm, whose expression must stay exactly this one."""
+
+    template = "(%(expressions)s)"
+    arg_joiner = " || ' ' || "
+    output_field = CharField()
+
+    def __init__(self):
+        super().__init__(F("first_name"), F("last_name"), F("email"))
 
 
 def contacts_filtered(*, tenant_id: int, q: str = "", region: str = "", role: str = "", city: str = "", tag=None, contact_list=None,
@@ -277,6 +296,17 @@ def contacts_filtered(*, tenant_id: int, q: str = "", region: str = "", role: st
     return contacts
 
 
+def contacts_for_filter_query(*, tenant, filter_query: str) -> QuerySet[Contact]:
+    """The grid's selection for an urlencoded filter (what a bulk action saw), as contacts_filtered."""
+    from django.http import QueryDict
+
+    from audiences.forms import GridFilterForm
+
+    form = GridFilterForm(QueryDict(filter_query), tenant=tenant)
+    form.is_valid()  # a tag or list deleted since is simply no filter, as on the grid
+    return contacts_filtered(tenant_id=tenant.pk, region=tenant.default_phone_region, **form.selector_kwargs())
+
+
 def tags_with_counts(*, tenant_id: int) -> QuerySet[Tag]:
     return Tag.objects.filter(tenant_id=tenant_id).annotate(contact_count=Count("contacts")).order_by(Lower("name"))
 
@@ -293,49 +323,45 @@ def contact_consent_rows(contact: Contact) -> list[dict]:
              "address": contact.address_for(channel), "unreachable": unreachable_reason(contact, channel)}
             for channel in CONSENT_CHANNELS]
 def _audience_counts_joined(contacts: QuerySet[Contact], channels: list[str], tenant_id: int) -> dict[str, int]:
-    """audience_counts as joins instead of reachable_q's correlated EXISTS.
+    """audience_counts from Contact.reach minus suppressed addresses, in three small queries.
 
-    Inside COUNT(...) FILTER the planner cannot turn EXISTS into a join, so reachable_q costs
-    one index probe per contact and channel (seconds at a million contacts) and its inflated
-    cost estimate switches on JIT compilation (another 0.1-3 s). Here suppressions and push
-    subscriptions are hash-joined once; the rules are the same as reachable_q's (tested
-    against it in tests/audiences/test_segments_rules.py).
+    reachable_q as written (correlated EXISTS inside COUNT(...) FILTER) costs an index probe per
+    contact and channel, seconds at a million contacts. Here the contact-local part of it (address
+    present, consent allows) is the stored `reach` bit mask, so per-channel counts are one GROUP BY
+    over one small column ("everyone" is an index-only scan of (tenant, reach)); the suppression
+    list lives in another table and is counted from its side, which is small: contacts whose
+    email or phone is suppressed are subtracted. The rules
+    are reachable_q's (tests/audiences/test_segments_property.py compares the two on random data).
     """
-    columns = ["id", "email", "phone", "telegram_chat_id", *(consent_field(c) for c in channels)]
     try:
-        inner_sql, inner_params = contacts.order_by().values(*columns).query.sql_with_params()
+        inner_sql, inner_params = contacts.order_by().values("id", "email", "phone", "reach").query.sql_with_params()
     except EmptyResultSet:  # an audience that can match nobody (e.g. contacts.none())
         return dict.fromkeys(["total", *channels], 0)
-    address = {"email": "c.email <> ''", "sms": "c.phone <> ''", "whatsapp": "c.phone <> ''",
-               "voice": "c.phone <> ''", "telegram": "c.telegram_chat_id <> ''", "push": "ps.contact_id IS NOT NULL"}
-    not_suppressed = {"email": "se.value IS NULL", "sms": "sp.value IS NULL", "whatsapp": "sp.value IS NULL",
-                      "voice": "sp.value IS NULL"}
-    selects, params = ["COUNT(*)"], []
-    for channel in channels:
-        consent = f"c.{consent_field(channel)}"
-        allows = f"{consent} = %s" if channel in OPT_IN_REQUIRED else f"{consent} <> %s"
-        params.append(ConsentState.OPTED_IN if channel in OPT_IN_REQUIRED else ConsentState.OPTED_OUT)
-        conditions = [address[channel], allows, not_suppressed.get(channel, "TRUE")]
-        selects.append(f"COUNT(*) FILTER (WHERE {' AND '.join(conditions)})")
-    joins, join_params = [], []
-    if "email" in channels:
-        joins.append(f"LEFT JOIN {Suppression._meta.db_table} se ON se.tenant_id = %s AND se.kind = %s "
-                     "AND se.value = c.email")
-        join_params += [tenant_id, SuppressionKind.EMAIL]
-    if set(channels) & {"sms", "whatsapp", "voice"}:
-        joins.append(f"LEFT JOIN {Suppression._meta.db_table} sp ON sp.tenant_id = %s AND sp.kind = %s "
-                     "AND sp.value = c.phone")
-        join_params += [tenant_id, SuppressionKind.PHONE]
-    if "push" in channels:
-        # Grouped first: a contact with two browsers is still one contact.
-        joins.append(f"LEFT JOIN (SELECT contact_id FROM {PushSubscription._meta.db_table} WHERE tenant_id = %s "
-                     "AND contact_id IS NOT NULL GROUP BY contact_id) ps ON ps.contact_id = c.id")
-        join_params.append(tenant_id)
-    sql = f"SELECT {', '.join(selects)} FROM ({inner_sql}) c {' '.join(joins)}"
+    phone_bits = sum(REACH_BITS[c] for c in ("sms", "whatsapp", "voice"))
     with transaction.atomic(), connection.cursor() as cursor:
         # A preview is a short query whose cost estimate at a million rows crosses jit_above_cost;
         # compiling it takes longer than running it.
         cursor.execute("SET LOCAL jit = off")
-        cursor.execute(sql, [*params, *inner_params, *join_params])
-        row = cursor.fetchone()
-    return dict(zip(["total", *channels], row, strict=True))
+        cursor.execute(f"SELECT c.reach, COUNT(*) FROM ({inner_sql}) c GROUP BY c.reach", inner_params)
+        by_mask = cursor.fetchall()
+        # The corrections start from the small side (a suppression list) and look each address up in the audience by key: LATERAL ... LIMIT 1 keeps the planner
+        # from turning them into a hash join that reads every contact of the tenant, and "<> ''"
+        # lets it use the partial unique indexes of email and phone.
+        suppressed = f"FROM {Suppression._meta.db_table} s CROSS JOIN LATERAL (SELECT c.reach FROM ({inner_sql}) c " \
+                     "WHERE c.{column} = s.value AND c.{column} <> '' AND c.reach & {bits} <> 0 LIMIT 1) x " \
+                     "WHERE s.tenant_id = %s AND s.kind = %s"
+        cursor.execute("SELECT COUNT(*) " + suppressed.format(column="email", bits=REACH_BITS["email"]),
+                       [*inner_params, tenant_id, SuppressionKind.EMAIL])
+        email_suppressed = cursor.fetchone()[0]
+        cursor.execute("SELECT x.reach, COUNT(*) " + suppressed.format(column="phone", bits=phone_bits)
+                       + " GROUP BY x.reach", [*inner_params, tenant_id, SuppressionKind.PHONE])
+        phone_suppressed = cursor.fetchall()
+    counts = {"total": sum(n for _, n in by_mask)}
+    for channel in channels:
+        bit = REACH_BITS[channel]
+        counts[channel] = sum(n for mask, n in by_mask if mask & bit)
+        if channel == "email":
+            counts[channel] -= email_suppressed
+        elif bit & phone_bits:
+            counts[channel] -= sum(n for mask, n in phone_suppressed if mask & bit)
+    return counts

@@ -7,8 +7,11 @@ ConsentEvent in the same transaction; nothing else writes those columns.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
+import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import phonenumbers
 from django.core import signing
@@ -17,6 +20,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.urls import reverse
+from django.utils import timezone
 
 from audiences.models import (
     CONSENT_CHANNELS,
@@ -24,6 +28,7 @@ from audiences.models import (
     ConsentSource,
     ConsentState,
     Contact,
+    ContactDeleteJob,
     ContactList,
     Suppression,
     SuppressionKind,
@@ -38,11 +43,23 @@ PHONE_CHANNELS = ("sms", "whatsapp", "voice")
 
 # --- addresses ----------------------------------------------------------------------------------
 
+# Common shapes answered without the general parsers (a CSV import normalizes a million addresses).
+# Each fast path accepts only input that the general path accepts and gives the same result;
+# anything else goes the long way, so the error messages stay those of the general path.
+# tests/audiences/test_address_fast_paths.py checks both against the general path.
+_SIMPLE_EMAIL_RE = re.compile(
+    r"[a-z0-9_+-]+(?:\.[a-z0-9_+-]+)*@"
+    r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.[a-z]{2,63}")
+
+
 def email_normalize(value: str) -> str:
     """Lower-cased, stripped address; raises ValueError with a readable reason when invalid."""
     email = (value or "").strip().lower()
     if not email:
         return ""
+    # A strict subset of Django's EmailValidator (ASCII dot-atom, hostname labels, letters TLD).
+    if len(email) <= 254 and _SIMPLE_EMAIL_RE.fullmatch(email):
+        return email
     try:
         validate_email(email)
     except ValidationError:
@@ -50,11 +67,107 @@ def email_normalize(value: str) -> str:
     return email
 
 
+_SIMPLE_PHONE_RE = re.compile(r"(\+?)([0-9][0-9 -]*)")
+
+
+@dataclass(frozen=True)
+class _RegionPlan:
+    """What phonenumbers' parse() would do with plain digits for one region, precomputed."""
+
+    country_code: str
+    idd_prefix: re.Pattern | None
+    national_prefix: re.Pattern | None
+    # A national prefix that is simply dropped (India's "0"), not rewritten or carrying a carrier code.
+    plain_national_prefix: bool
+    local_only_lengths: frozenset[int]
+    general: tuple[frozenset[int], re.Pattern]
+    types: tuple[tuple[frozenset[int], re.Pattern], ...]
+
+
+def _desc(desc) -> tuple[frozenset[int], re.Pattern] | None:
+    if desc is None or not desc.national_number_pattern:
+        return None
+    return frozenset(desc.possible_length or ()), re.compile(desc.national_number_pattern)
+
+
+@functools.cache
+def _region_plan(region: str) -> _RegionPlan | None:
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region.upper(), None)
+    if metadata is None or len(phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(metadata.country_code, ())) != 1:
+        return None  # shared calling codes (+1, +7, +44 ...) need phonenumbers' region lookup
+    general = _desc(metadata.general_desc)
+    if general is None:
+        return None
+    # The order and the mobile/fixed-line rule of phonenumbers' _number_type_helper: any match is valid.
+    descs = [metadata.premium_rate, metadata.toll_free, metadata.shared_cost, metadata.voip,
+             metadata.personal_number, metadata.pager, metadata.uan, metadata.voicemail, metadata.fixed_line]
+    if not metadata.same_mobile_and_fixed_line_pattern:
+        descs.append(metadata.mobile)
+    return _RegionPlan(
+        country_code=str(metadata.country_code),
+        idd_prefix=re.compile(metadata.international_prefix) if metadata.international_prefix else None,
+        national_prefix=(re.compile(metadata.national_prefix_for_parsing)
+                         if metadata.national_prefix_for_parsing else None),
+        plain_national_prefix=bool(metadata.national_prefix_for_parsing
+                                   and re.compile(metadata.national_prefix_for_parsing).groups == 0
+                                   and not metadata.national_prefix_transform_rule),
+        local_only_lengths=frozenset(metadata.general_desc.possible_length_local_only or ()),
+        general=general, types=tuple(d for d in map(_desc, descs) if d is not None))
+
+
+def _matches(number: str, desc: tuple[frozenset[int], re.Pattern]) -> bool:
+    lengths, pattern = desc
+    return (not lengths or len(number) in lengths) and pattern.fullmatch(number) is not None
+
+
+def _phone_fast(raw: str, region: str) -> str | None:
+    """E.164 of a valid number of the tenant's own country in a plain shape, else None.
+
+    Plain shape: ASCII digits with spaces or hyphens, optionally after one leading "+" and the
+    country code. Anything that phonenumbers would treat specially (an international dialling
+    prefix, a national prefix rewritten or carrying a carrier code, the country code without "+", a leading
+    zero, a shared calling code) is left to it; a plain national prefix such as India's "0" is
+    dropped the way it does."""
+    match = _SIMPLE_PHONE_RE.fullmatch(raw)
+    plan = _region_plan(region) if match else None
+    if plan is None:
+        return None
+    digits = match[2].replace(" ", "").replace("-", "")
+    if match[1]:
+        if not digits.startswith(plan.country_code) or len(digits) <= 2:
+            return None
+        # phonenumbers takes the shortest known calling code: none of ours may be a prefix of it.
+        for size in range(1, len(plan.country_code)):
+            if int(digits[:size]) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+                return None
+        national = digits[len(plan.country_code):]
+    else:
+        if digits.startswith(plan.country_code) or (plan.idd_prefix and plan.idd_prefix.match(digits)):
+            return None
+        national = digits
+    if not 2 <= len(national) <= 17:
+        return None
+    if plan.national_prefix and (prefix := plan.national_prefix.match(national)):
+        # phonenumbers drops the prefix when what is left has a possible length (and is then valid).
+        national = national[prefix.end():]
+        lengths = plan.general[0]
+        if (not plan.plain_national_prefix or not lengths or -1 in lengths or len(national) not in lengths
+                or len(national) in plan.local_only_lengths):
+            return None
+    if not national or national[0] == "0":
+        return None
+    if _matches(national, plan.general) and any(_matches(national, desc) for desc in plan.types):
+        return f"+{plan.country_code}{national}"
+    return None
+
+
 def phone_normalize(value: str, *, region: str) -> str:
     """E.164 form of a phone number written with or without a country code; ValueError if not a number."""
     raw = (value or "").strip()
     if not raw:
         return ""
+    if fast := _phone_fast(raw, region):
+        return fast
     try:
         number = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException:
@@ -329,6 +442,53 @@ def contacts_delete(*, contacts: QuerySet[Contact]) -> int:
             last_pk = batch[-1]
             _, per_model = Contact.objects.filter(pk__in=batch).delete()
             deleted += per_model.get(Contact._meta.label, 0)
+
+
+def contacts_delete_job_start(*, tenant, filter_query: str, user) -> ContactDeleteJob:
+    """Queue the deletion of everyone the grid's filter matches now (see ContactDeleteJob)."""
+    from audiences.tasks import contacts_delete_job_run_task
+
+    job = ContactDeleteJob.objects.create(tenant=tenant, filter_query=filter_query, created_before=timezone.now(),
+                                          created_by=user)
+    tenant_id, job_id = tenant.pk, str(job.pk)
+    transaction.on_commit(lambda: contacts_delete_job_run_task.delay(tenant_id, job_id))
+    return job
+
+
+def contacts_delete_job_run(*, job: ContactDeleteJob) -> ContactDeleteJob:
+    """Delete the job's selection batch by batch, each in its own transaction, so the progress bar
+    moves and no lock is held for minutes. A failure stops it with what was deleted so far gone;
+    running the job again deletes the rest."""
+    from audiences.selectors import contacts_for_filter_query
+
+    if job.status in ContactDeleteJob.FINAL:
+        return job
+    contacts = contacts_for_filter_query(tenant=job.tenant, filter_query=job.filter_query).filter(
+        created_at__lte=job.created_before)
+    ContactDeleteJob.objects.filter(pk=job.pk).update(status=ContactDeleteJob.Status.RUNNING,
+                                                      started_at=timezone.now(), total=contacts.count())
+    last_pk = None
+    try:
+        while True:
+            remaining = contacts if last_pk is None else contacts.filter(pk__gt=last_pk)
+            batch = list(remaining.order_by("pk").values_list("pk", flat=True)[:DELETE_BATCH])
+            if not batch:
+                break
+            last_pk = batch[-1]
+            with transaction.atomic():
+                _, per_model = Contact.objects.filter(pk__in=batch).delete()
+                ContactDeleteJob.objects.filter(pk=job.pk).update(
+                    deleted=F("deleted") + per_model.get(Contact._meta.label, 0))
+    except Exception:
+        logger.exception("Bulk delete %s failed", job.pk)
+        ContactDeleteJob.objects.filter(pk=job.pk).update(
+            status=ContactDeleteJob.Status.FAILED, finished_at=timezone.now(),
+            error_message="The delete stopped on an error; the contacts deleted before that are gone.")
+    else:
+        ContactDeleteJob.objects.filter(pk=job.pk).update(status=ContactDeleteJob.Status.COMPLETED,
+                                                          finished_at=timezone.now())
+    job.refresh_from_db()
+    return job
 
 
 # --- tags and lists -----------------------------------------------------------------------------

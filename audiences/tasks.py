@@ -24,6 +24,18 @@ def import_job_run_task(tenant, job_id: str) -> None:
     import_run(job=job)
 
 
+@shared_task(base=TenantTask, name="audiences.tasks.contacts_delete_job_run_task")
+def contacts_delete_job_run_task(tenant, job_id: str) -> None:
+    """Run one queued bulk delete; a finished (or missing) job is left alone."""
+    from audiences.models import ContactDeleteJob
+    from audiences.services import contacts_delete_job_run
+
+    job = ContactDeleteJob.objects.filter(tenant=tenant, pk=job_id).first()
+    if job is None or job.status in ContactDeleteJob.FINAL:
+        return
+    contacts_delete_job_run(job=job)
+
+
 @shared_task(base=TenantTask, name="audiences.tasks.telegram_chats_refresh_task")
 def telegram_chats_refresh_task(tenant, chat_ids: list[str] | None = None) -> int:
     """Re-count the members of the tenant's Telegram groups and channels (all, or the given ones)."""

@@ -7,6 +7,7 @@ from audiences.views import contacts
 urlpatterns = [
     path("", contacts.index, name="index"),
     path("contacts/bulk/", contacts.bulk, name="contact_bulk"),
+    path("contacts/delete-jobs/<uuid:pk>/", contacts.delete_job, name="contact_delete_job"),
     path("contacts/export.csv", contacts.export, name="contact_export"),
     path("contacts/export/segment/<uuid:pk>.csv", contacts.export_segment, name="export_segment"),
     path("contacts/new/", contacts.contact_create, name="contact_create"),

@@ -316,4 +316,12 @@ ENGINE_TICK_SECONDS = env_int("ENGINE_TICK_SECONDS", 10, minimum=1)
 # Larger uploads are refused on the upload page; the row cap is checked when the job starts.
 IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 100 * 1024 * 1024, minimum=1024)
 IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 1_000_000, minimum=1)
-IMPORT_CHUNK_ROWS = env_int("IMPORT_CHUNK_ROWS", 5000, minimum=100)
+IMPORT_CHUNK_ROWS = env_int("IMPORT_CHUNK_ROWS", 10_000, minimum=100)
+# On PostgreSQL, files from this many rows are parsed in a forked child process while the parent
+# merges the previous chunk, so Python and the database work at the same time.
+IMPORT_PARSE_PROCESS_MIN_ROWS = env_int("IMPORT_PARSE_PROCESS_MIN_ROWS", 20_000, minimum=0)
+# ... and merged on this many database connections at once (one backend merges about as fast as
+# one Python process parses).
+IMPORT_MERGE_CONNECTIONS = env_int("IMPORT_MERGE_CONNECTIONS", 2, minimum=1)
+# A bulk delete of more contacts than this runs as a Celery task with a progress page.
+BULK_DELETE_INLINE_MAX = env_int("BULK_DELETE_INLINE_MAX", 2000, minimum=1)

@@ -16,6 +16,7 @@ from django.db.models import prefetch_related_objects
 from django.http import Http404, HttpResponseBadRequest, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseStopPolling
 
 from audiences import exports, selectors, services
 from audiences.forms import (
@@ -31,6 +32,7 @@ from audiences.models import (
     ConsentSource,
     ConsentState,
     Contact,
+    ContactDeleteJob,
     ContactList,
     Segment,
     Suppression,
@@ -74,9 +76,10 @@ def index(request):
     """The contacts grid: search, filters, keyset pages and bulk actions."""
     form = _filter_form(request, request.GET)
     contacts = _filtered(request, form)
-    page = selectors.keyset_page(contacts, after=request.GET.get("after", ""), before=request.GET.get("before", ""))
-    prefetch_related_objects(page.rows, "tags")
     total, exact = selectors.count_capped(contacts)
+    page = selectors.keyset_page(contacts, after=request.GET.get("after", ""), before=request.GET.get("before", ""),
+                                 few=exact and form.active)
+    prefetch_related_objects(page.rows, "tags")
     filter_query = _filter_query(request.GET)
     return render(request, "audiences/contact_list.html", {
         "form": form, "page": page, "total": total, "total_exact": exact, "filter_query": filter_query,
@@ -120,6 +123,14 @@ def bulk(request):
                 "total": total, "total_exact": exact, "post": request.POST, "back": back_with_filter,
                 "ids": request.POST.getlist("ids"), "tab": "contacts",
             })
+        if request.POST.get("scope") == "all":
+            _, small = selectors.count_capped(contacts, cap=settings.BULK_DELETE_INLINE_MAX)
+            if not small:
+                # Thousands of contacts with their history: a task with a progress bar, not a
+                # request that would run into the proxy's timeout.
+                job = services.contacts_delete_job_start(tenant=request.tenant, filter_query=filter_query,
+                                                         user=request.user)
+                return redirect(tenant_reverse(request.tenant, "audiences:contact_delete_job", job.pk))
         deleted = services.contacts_delete(contacts=contacts)
         messages.success(request, f"Deleted {deleted} contact{'s' if deleted != 1 else ''}.")
         return redirect(back_with_filter)
@@ -153,6 +164,17 @@ def _uuid_or_404(value: str) -> uuid.UUID:
         return uuid.UUID(value)
     except ValueError:
         raise Http404("No such object") from None
+
+
+@require_GET
+def delete_job(request, pk):
+    """Progress of a bulk delete run by a task; the card polls itself until the job is final."""
+    job = get_object_or_404(ContactDeleteJob, tenant=request.tenant, pk=pk)
+    context = {"job": job, "final": job.status in ContactDeleteJob.FINAL, "tab": "contacts"}
+    if request.htmx:
+        response = render(request, "audiences/contact_delete_job.html#progress", context)
+        return HttpResponseStopPolling(response.content) if context["final"] else response
+    return render(request, "audiences/contact_delete_job.html", context)
 
 
 @require_GET

@@ -177,3 +177,23 @@ def test_bulk_without_a_selection_or_a_tag_says_so(owner_client, tenant_a, peopl
     assert "Choose a tag." in [str(m) for m in no_tag.wsgi_request._messages]
     assert vip.contacts.count() == 1
     assert bulk(owner_client, tenant_a, action="explode", scope="all").status_code == 400
+
+
+def test_a_small_filtered_selection_pages_the_same_when_sorted_instead_of_walked(in_tenant_a):
+    for n in range(7):
+        make(in_tenant_a, 100 + n, last_name="Pagewalker")
+    contacts = selectors.contacts_filtered(tenant_id=in_tenant_a.pk, q="pagewalker")
+
+    def walk(few: bool) -> list:
+        seen, after = [], ""
+        while True:
+            page = selectors.keyset_page(contacts, after=after, size=3, few=few)
+            seen += [c.pk for c in page.rows]
+            if not page.next_cursor:
+                back = selectors.keyset_page(contacts, before=selectors.Cursor.of(page.rows[0]).encode(), size=3,
+                                             few=few)
+                return seen, [c.pk for c in back.rows]
+            after = page.next_cursor
+
+    assert walk(True) == walk(False)
+    assert len(walk(True)[0]) == 7

@@ -24,11 +24,15 @@ def _media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
 
 
-@pytest.fixture(params=["postgresql", "orm"])
-def engine(request, monkeypatch):
-    """Run each test over both appliers (the ORM one is what SQLite uses)."""
+@pytest.fixture(params=["postgresql", "postgresql-forked-parser", "orm"])
+def engine(request, monkeypatch, settings):
+    """Run each test over both appliers (the ORM one is what SQLite uses), and the PostgreSQL one
+    also with the file parsed in a child process (what large files get)."""
     if request.param == "orm":
-        monkeypatch.setattr(importer, "_apply_chunk_pg", importer._apply_chunk_orm)
+        monkeypatch.setattr(importer, "_use_copy", lambda: False)
+    settings.IMPORT_PARSE_PROCESS_MIN_ROWS = 0 if request.param == "postgresql-forked-parser" else 10**9
+    # Several merge connections need committed data: test_import_parallel.py covers them.
+    settings.IMPORT_MERGE_CONNECTIONS = 1
     return request.param
 
 

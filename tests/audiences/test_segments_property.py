@@ -16,12 +16,14 @@ import uuid
 
 import pytest
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from audiences.models import (
     CONSENT_CHANNELS,
+    REACH_BITS,
     Contact,
     ContactList,
     PushSubscription,
@@ -29,7 +31,7 @@ from audiences.models import (
     Tag,
 )
 from audiences.segments import FIELD_OPS, compile_rules
-from audiences.selectors import audience_counts, reachable_q
+from audiences.selectors import audience_counts, reachable_q, unreachable_reason
 
 pytestmark = pytest.mark.django_db
 
@@ -255,9 +257,20 @@ def test_compiled_rules_select_exactly_what_the_rules_say(in_tenant_a, people, s
                       .values_list("pk", flat=True))
             expected = {pk for pk, person in zip(ids, people, strict=True) if evaluate(rules, person) is not False}
             assert got == expected, rules
-        # The preview's joined counts agree with reachable_q, the definition the fan-out uses.
-        audience = Contact.objects.filter(tenant=in_tenant_a).filter(compile_rules(trees[0], now=NOW))
-        assert audience_counts(audience) == {
-            "total": audience.count(),
-            **{channel: audience.filter(reachable_q(channel)).count() for channel in CONSENT_CHANNELS}}
+        # The preview's counts (the stored reach mask plus suppression and push corrections) agree
+        # with reachable_q, the definition the fan-out uses, for a segment and for everyone.
+        everyone = Contact.objects.filter(tenant=in_tenant_a)
+        for audience in (everyone.filter(compile_rules(trees[0], now=NOW)), everyone):
+            assert audience_counts(audience) == {
+                "total": audience.count(),
+                **{channel: audience.filter(reachable_q(channel)).count() for channel in CONSENT_CHANNELS}}
+        # Contact by contact: a channel's reach bit is set exactly when reachable_q holds, leaving
+        # aside the two conditions that live in other tables (suppression, push subscription).
+        for channel, bit in REACH_BITS.items():
+            with_bit = set(everyone.annotate(b=F("reach").bitand(bit)).filter(b__gt=0).values_list("pk", flat=True))
+            reachable = set(everyone.filter(reachable_q(channel)).values_list("pk", flat=True))
+            assert reachable <= with_bit, channel
+            for pk in with_bit - reachable:
+                contact = Contact.objects.get(pk=pk)
+                assert unreachable_reason(contact, channel) in ("suppressed", "no push subscription"), channel
         transaction.set_rollback(True)
