@@ -251,6 +251,24 @@ class Telegram(ChannelAdapter):
         """Take the bot out of a group or channel (leaveChat)."""
         self.call("leaveChat", {"chat_id": chat_id_of(str(chat_id))})
 
+    def member_status(self, chat_id: int | str, user_id: int | str) -> str:
+        """Someone's status in a group (getChatMember): creator, administrator, member, restricted,
+        left or kicked."""
+        member = self.call("getChatMember", {"chat_id": chat_id_of(str(chat_id)), "user_id": int(user_id)}) or {}
+        return str(member.get("status") or "")
+
+    def ban_member(self, chat_id: int | str, user_id: int | str) -> None:
+        """Remove someone from a group and bar them from coming back (banChatMember; the bot must be
+        an admin with the right to ban). Their messages stay (revoke_messages false)."""
+        self.call("banChatMember", {"chat_id": chat_id_of(str(chat_id)), "user_id": int(user_id),
+                                    "revoke_messages": False})
+
+    def unban_member(self, chat_id: int | str, user_id: int | str) -> None:
+        """Lift a ban so the person can join again by invite link (unbanChatMember). only_if_banned
+        matters: without it Telegram removes a current member, the opposite of an unban."""
+        self.call("unbanChatMember", {"chat_id": chat_id_of(str(chat_id)), "user_id": int(user_id),
+                                      "only_if_banned": True})
+
     def verify_callback(self, request) -> bool:
         expected = self.settings.webhook_secret
         given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
