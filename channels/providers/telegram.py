@@ -212,6 +212,7 @@ class Telegram(ChannelAdapter):
                                      code="chat_migrated", permanent=True)
             # The group became a supergroup: audiences.telegram moves the stored group to this id.
             migrated.migrate_to_chat_id = parameters["migrate_to_chat_id"]  # type: ignore[attr-defined]
+            migrated.moved_to = str(parameters["migrate_to_chat_id"])  # the engine re-sends there once
             return migrated
         lowered = description.lower()
         suppress = any(phrase in lowered for phrase in self.SUPPRESS_DESCRIPTIONS)
