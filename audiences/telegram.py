@@ -273,6 +273,8 @@ def telegram_group_remove(*, chat: TelegramChat, subscribers, actor) -> list[Tel
         adapter = channel_adapter(chat.channel_config)
     except (LookupError, ImportError, ProviderError) as exc:
         raise TelegramUnavailable(f"The Telegram bot is not usable: {exc}") from exc
+    if not hasattr(adapter, "ban_member"):
+        raise TelegramUnavailable(f"“{chat.channel_config}” cannot manage group members: connect a Telegram bot.")
     records, no_rights = [], ""
     for subscriber in subscribers:
         record = TelegramGroupRemoval.objects.create(tenant_id=chat.tenant_id, chat=chat, subscriber=subscriber,
