@@ -127,3 +127,14 @@ def test_analysts_cannot_remove_anyone(analyst_client, tenant_a, hub):
     asha = subscribe(tenant_a)
     assert remove(analyst_client, tenant_a, chat, asha).status_code == 403
     assert hub.received("telegram", kind="call") == []
+
+
+def test_the_demo_sandbox_bot_removes_without_telegram(marketer_client, tenant_a, hub):
+    from tests.channels.conftest import create_config
+
+    sandbox = create_config(tenant_a, provider="sandbox", channel="telegram", is_default=True)
+    chat = add_chat(tenant_a, sandbox, bot_status="administrator")
+    page = remove(marketer_client, tenant_a, chat, subscribe(tenant_a)).content.decode()
+    assert "Asha removed from “Pune deals”." in page
+    assert hub.received("telegram", kind="call") == []
+    assert outcomes(tenant_a) == {"5550001": ("removed", "")}
