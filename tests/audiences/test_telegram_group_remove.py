@@ -138,3 +138,13 @@ def test_the_demo_sandbox_bot_removes_without_telegram(marketer_client, tenant_a
     assert "Asha removed from “Pune deals”." in page
     assert hub.received("telegram", kind="call") == []
     assert outcomes(tenant_a) == {"5550001": ("removed", "")}
+
+
+def test_the_system_admin_lists_removals_read_only(client, django_user_model, marketer_client, tenant_a, hub):
+    chat = add_chat(tenant_a, bot_config(tenant_a), bot_status="administrator")
+    hub.configure("telegram", chat_members={GROUP: {"5550001": "member"}})
+    remove(marketer_client, tenant_a, chat, subscribe(tenant_a))
+    client.force_login(django_user_model.objects.create_superuser("root", "root@example.com", "x-12345-secure"))
+    listing = client.get("/admin/audiences/telegramgroupremoval/").content.decode()
+    assert "5550001" in listing and "Removed" in listing and "Pune deals" in listing
+    assert client.get("/admin/audiences/telegramgroupremoval/add/").status_code == 403
