@@ -73,6 +73,7 @@ def _subscribers_context(request, action_form: SubscriberActionForm) -> dict:
         "search_query": urlencode({"q": search}) if search else "", "action_form": action_form,
         "can_edit": request.membership.can_edit,
         "removable_chats": list(tg.telegram_removable_chats(tenant_id=request.tenant.pk)[:200]),
+        "removals": selectors_telegram.telegram_group_removals_recent(tenant_id=request.tenant.pk),
     }
 
 

@@ -69,8 +69,11 @@ def test_a_bot_that_is_not_admin_says_so_once_and_stops_calling(marketer_client,
 
     page = remove(marketer_client, tenant_a, chat, *people).content.decode()
 
-    assert page.count("The bot is not an admin of “Pune deals”") == 1  # one line for all three
+    messages, recent = page.split('id="group-removals"')
+    assert messages.count("The bot is not an admin of “Pune deals”") == 1  # one line for all three
     assert "P1, P2, P3: The bot is not an admin" in page
+    # Each person's outcome stays on the page after the message is gone.
+    assert recent.count("Failed") == 3 and "make it an admin with “Ban users”" in recent
     assert len(hub.received("telegram", kind="call", method="banChatMember")) == 1  # Telegram's 400 "not enough rights"
     assert set(members(hub).values()) == {"member"}
     assert {status for status, _ in outcomes(tenant_a).values()} == {"failed"}
