@@ -23,6 +23,7 @@ from audiences.models import (
     Tag,
     TelegramChat,
     TelegramDirectMessage,
+    TelegramGroupRemoval,
     TelegramSubscriber,
 )
 
@@ -227,3 +228,19 @@ class TelegramDirectMessageAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False  # a record of what was sent
+
+
+@admin.register(TelegramGroupRemoval)
+class TelegramGroupRemovalAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "tenant", "chat", "user_id", "status", "removed_by"]
+    list_filter = ["status", "tenant"]
+    search_fields = ["=user_id", "chat__title", "message"]
+    list_select_related = ["tenant", "chat", "removed_by"]
+    show_full_result_count = False
+    readonly_fields = ["tenant", "chat", "subscriber", "user_id", "status", "message", "removed_by", "created_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # a record of what Telegram answered

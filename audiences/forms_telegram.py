@@ -8,10 +8,11 @@ from django import forms
 
 from audiences import services
 from audiences.models import ContactList, Tag
-from audiences.telegram import DM_LIMIT
+from audiences.telegram import DM_LIMIT, telegram_removable_chats
 
-ACTIONS = (("", "Choose an action"), ("remove", "Remove (opt out)"), ("block", "Block"),
-           ("unblock", "Unblock"), ("list_add", "Add to list"),
+# "Unsubscribe" stops the bot's messages; "Remove from group…" takes people out of a Telegram group.
+ACTIONS = (("", "Choose an action"), ("group_remove", "Remove from group…"), ("unsubscribe", "Unsubscribe"),
+           ("block", "Block"), ("unblock", "Unblock"), ("list_add", "Add to list"),
            ("tag_add", "Add tag (for segments)"))
 
 
@@ -21,11 +22,14 @@ class SubscriberActionForm(forms.Form):
                                           empty_label="Choose a list")
     tag_name = forms.CharField(max_length=60, required=False, label="Tag",
                                help_text="A new name creates the tag; segments can then select it.")
+    chat = forms.ModelChoiceField(queryset=None, required=False, label="Group", empty_label="Choose a group",
+                                  to_field_name="pk")
 
     def __init__(self, *args, tenant, **kwargs):
         super().__init__(*args, **kwargs)
         self.tenant = tenant
         self.fields["contact_list"].queryset = ContactList.objects.filter(tenant=tenant)
+        self.fields["chat"].queryset = telegram_removable_chats(tenant_id=tenant.pk)
 
     def clean(self):
         data = super().clean()
@@ -39,6 +43,8 @@ class SubscriberActionForm(forms.Form):
             raise forms.ValidationError("Tick at least one subscriber.")
         data["ids"] = ids
         action = data.get("action")
+        if action == "group_remove" and not data.get("chat"):
+            self.add_error("chat", "Choose the group to remove them from.")
         if action == "list_add" and not data.get("contact_list"):
             self.add_error("contact_list", "Choose the list to add them to.")
         if action == "tag_add":

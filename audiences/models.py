@@ -485,6 +485,35 @@ class TelegramSubscriber(TenantOwnedModel):
         return f"{self.contact} ({self.chat_id})"
 
 
+class TelegramGroupRemoval(TenantOwnedModel):
+    """A subscriber the marketer had the bot remove from one of its groups, and what Telegram said.
+
+    Written as "removing" before the Bot API calls and given its outcome after, so a crash in
+    between leaves a trace rather than nothing."""
+
+    class Status(models.TextChoices):
+        REMOVING = "removing", "Removing"
+        REMOVED = "removed", "Removed"
+        NOT_MEMBER = "not_member", "Not a member"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    chat = models.ForeignKey(TelegramChat, on_delete=models.CASCADE, related_name="removals")
+    subscriber = models.ForeignKey(TelegramSubscriber, null=True, on_delete=models.SET_NULL, related_name="removals")
+    user_id = models.CharField(max_length=32)  # the person's Telegram user id (their private chat id)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.REMOVING)
+    message = models.CharField(max_length=500, blank=True)  # why it failed, or a caveat when it worked
+    removed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["tenant", "-created_at"], name="tgremoval_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} from {self.chat_id}: {self.status}"
+
+
 class TelegramDirectMessage(TenantOwnedModel):
     """A one-off message a marketer sent a subscriber from the subscribers page (not a campaign)."""
 

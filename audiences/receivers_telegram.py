@@ -10,8 +10,9 @@ from django.db import transaction
 from django.dispatch import receiver
 
 from audiences import telegram
+from audiences.models import TelegramChat
 from channels.models import ChannelConfig
-from channels.signals import status_events_received
+from channels.signals import recipient_moved, status_events_received
 from tenants.scoping import tenant_scope
 
 
@@ -47,6 +48,21 @@ def apply_telegram_updates(sender, *, tenant_id, config_id, events, **kwargs):
                 telegram.telegram_chat_seen(config=config, chat_id=int(chat["id"]), at=event.occurred_at)
     # Nothing to report as unmatched: the delivery engine's receiver speaks for deliveries.
     return None
+
+
+@receiver(recipient_moved, dispatch_uid="audiences.telegram_chat_moved")
+def follow_moved_chat(sender, *, tenant_id, channel, address, new_address, **kwargs):
+    """A campaign post found the group upgraded to a supergroup (the delivery engine re-sends it to
+    the new id): the stored group follows too, so the next campaign posts there directly."""
+    if channel != "telegram":
+        return
+    try:
+        old, new = int(address), int(new_address)
+    except (TypeError, ValueError):
+        return
+    with tenant_scope(tenant_id):
+        for chat in TelegramChat.objects.filter(tenant_id=tenant_id, chat_id=old).select_related("channel_config"):
+            telegram.telegram_chat_migrate(config=chat.channel_config, old_chat_id=old, new_chat_id=new)
 
 
 def _refresh(tenant_id: int, chat_pk: str) -> None:

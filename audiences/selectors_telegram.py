@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet, Sum
 
-from audiences.models import Contact, TelegramChat, TelegramSubscriber
+from audiences.models import Contact, TelegramChat, TelegramGroupRemoval, TelegramSubscriber
 from audiences.selectors import Cursor, older_than_q, reachable_q
 from tenants.scoping import tenant_scope
 
@@ -26,6 +26,12 @@ def telegram_subscribers(*, tenant_id: int, search: str = "") -> QuerySet[Telegr
             Q(contact__first_name__icontains=search) | Q(contact__last_name__icontains=search)
             | Q(contact__telegram_username__icontains=search.lstrip("@")) | Q(chat_id=search))
     return subscribers
+
+
+def telegram_group_removals_recent(*, tenant_id: int, limit: int = 10) -> list[TelegramGroupRemoval]:
+    """The latest "Remove from group" outcomes, for the subscribers page."""
+    return list(TelegramGroupRemoval.objects.filter(tenant_id=tenant_id)
+                .select_related("chat", "subscriber__contact", "removed_by").order_by("-created_at")[:limit])
 
 
 # Who a Telegram campaign direct-messages (TelegramTargets.subscribers).

@@ -30,6 +30,7 @@ from audiences.models import (
     Contact,
     TelegramChat,
     TelegramDirectMessage,
+    TelegramGroupRemoval,
     TelegramSubscriber,
 )
 from channels.base import OutboundMessage, ProviderError
@@ -187,8 +188,9 @@ def telegram_subscriber_start(*, tenant_id: int, message: dict[str, Any], at: dt
     return subscriber
 
 
-def telegram_subscriber_remove(*, subscriber: TelegramSubscriber, actor) -> bool:
-    """Unsubscribe someone from the bot's messages (they can /start again)."""
+def telegram_subscriber_unsubscribe(*, subscriber: TelegramSubscriber, actor) -> bool:
+    """Unsubscribe someone from the bot's messages (they can /start again). It does not take them
+    out of any group: that is telegram_group_remove."""
     return services.consent_set(contact=subscriber.contact, channel="telegram", state=ConsentState.OPTED_OUT,
                                 source=ConsentSource.ADMIN, evidence={"action": "telegram_remove"}, actor=actor)
 
@@ -235,6 +237,100 @@ def telegram_subscriber_unblock(*, subscriber: TelegramSubscriber, actor) -> boo
                                  evidence={"action": "telegram_unblock", "undoes_event": latest.pk}, actor=actor)
     subscriber.blocked_at = None
     return True
+
+
+# Groups a person can be removed from: in a channel the bot cannot tell members from readers.
+REMOVABLE_TYPES = (TelegramChat.Type.GROUP, TelegramChat.Type.SUPERGROUP)
+GROUP_REMOVE_LIMIT = 100  # Bot API calls run while the marketer waits: up to three per person
+# Telegram's 400 descriptions (lower case) for the cases a marketer can act on.
+NO_RIGHTS = ("not enough rights", "chat_admin_required", "need administrator rights")
+NOT_A_MEMBER = ("user not found", "participant_id_invalid", "user_not_participant", "member not found")
+IS_ADMIN = ("can't remove chat owner", "user is an administrator", "user_admin_invalid")
+
+
+def telegram_removable_chats(*, tenant_id: int):
+    """The bot's groups someone can be removed from (active groups and supergroups)."""
+    return TelegramChat.objects.filter(tenant_id=tenant_id, bot_status__in=TelegramChat.ACTIVE,
+                                       type__in=REMOVABLE_TYPES).order_by("title", "chat_id")
+
+
+def telegram_group_remove(*, chat: TelegramChat, subscribers, actor) -> list[TelegramGroupRemoval]:
+    """Have the bot remove each subscriber from `chat`, one TelegramGroupRemoval each.
+
+    Telegram has no "kick": banChatMember removes the person and bars them, and unbanChatMember
+    with only_if_banned lifts the bar at once, so they can come back by invite link later. A basic
+    group has no ban list (unbanChatMember is for supergroups), so there the ban alone is a kick.
+    getChatMember first tells "not a member" apart, since a ban succeeds on non-members too.
+    When Telegram answers that the bot lacks the rights, everybody left gets that answer without
+    more calls: nothing would go differently for them."""
+    if chat.type not in REMOVABLE_TYPES or not chat.is_active:
+        raise TelegramUnavailable(f"The bot cannot remove people from “{chat}”: it is not one of its active groups.")
+    subscribers = list(subscribers)
+    if len(subscribers) > GROUP_REMOVE_LIMIT:
+        raise TelegramUnavailable(f"Remove at most {GROUP_REMOVE_LIMIT} people from a group at once "
+                                  f"({len(subscribers)} ticked).")
+    try:
+        adapter = channel_adapter(chat.channel_config)
+    except (LookupError, ImportError, ProviderError) as exc:
+        raise TelegramUnavailable(f"The Telegram bot is not usable: {exc}") from exc
+    if not hasattr(adapter, "ban_member"):
+        raise TelegramUnavailable(f"“{chat.channel_config}” cannot manage group members: connect a Telegram bot.")
+    records, no_rights = [], ""
+    for subscriber in subscribers:
+        record = TelegramGroupRemoval.objects.create(tenant_id=chat.tenant_id, chat=chat, subscriber=subscriber,
+                                                     user_id=subscriber.chat_id, removed_by=actor)
+        if no_rights:
+            status, message = TelegramGroupRemoval.Status.FAILED, no_rights
+        else:
+            status, message = _remove_one(adapter, chat, subscriber.chat_id)
+            if status == TelegramGroupRemoval.Status.FAILED and message.startswith("The bot is not an admin"):
+                no_rights = message
+        TelegramGroupRemoval.objects.filter(pk=record.pk, status=TelegramGroupRemoval.Status.REMOVING).update(
+            status=status, message=message[:500])
+        record.status, record.message = status, message[:500]
+        records.append(record)
+    logger.info("Telegram: %d people removed from chat %s (tenant %s)",
+                sum(r.status == TelegramGroupRemoval.Status.REMOVED for r in records), chat.chat_id, chat.tenant_id)
+    return records
+
+
+def _remove_one(adapter, chat: TelegramChat, user_id: str) -> tuple[str, str]:
+    Status = TelegramGroupRemoval.Status
+    try:
+        member = adapter.member_status(chat.chat_id, user_id)
+        if member in ("left", "kicked"):
+            return Status.NOT_MEMBER, f"Not a member of “{chat}”."
+        if member in ("creator", "administrator"):
+            return Status.FAILED, f"An admin of “{chat}”: Telegram does not let a bot remove admins."
+        adapter.ban_member(chat.chat_id, user_id)
+    except ProviderError as exc:
+        return Status.FAILED if not _not_a_member(exc) else Status.NOT_MEMBER, _removal_problem(exc, chat)
+    if chat.type == TelegramChat.Type.GROUP:
+        return Status.REMOVED, ""
+    try:
+        adapter.unban_member(chat.chat_id, user_id)
+    except ProviderError as exc:
+        return Status.REMOVED, (f"Removed, but Telegram kept them banned ({exc.message}): they cannot rejoin "
+                                f"“{chat}” until an admin unbans them.")
+    return Status.REMOVED, ""
+
+
+def _not_a_member(exc: ProviderError) -> bool:
+    return exc.code == "400" and any(p in exc.message.lower() for p in NOT_A_MEMBER)
+
+
+def _removal_problem(exc: ProviderError, chat: TelegramChat) -> str:
+    lowered = exc.message.lower()
+    if _not_a_member(exc):
+        return f"Not a member of “{chat}”."
+    if any(p in lowered for p in NO_RIGHTS):
+        return (f"The bot is not an admin of “{chat}” (or may not ban users there): make it an admin with "
+                f"“Ban users” in Telegram, then try again.")
+    if any(p in lowered for p in IS_ADMIN):
+        return f"An admin of “{chat}”: Telegram does not let a bot remove admins."
+    if exc.code == "chat_migrated":
+        return f"“{chat}” became a supergroup: refresh the groups page, then try again."
+    return f"Telegram refused: {exc.message}"
 
 
 def telegram_direct_message_send(*, tenant, subscriber: TelegramSubscriber, text: str, actor) -> TelegramDirectMessage:

@@ -12,4 +12,7 @@ urlpatterns = [
     path("<uuid:campaign_id>/ai/test/", autoreply.autoreply_test, name="autoreply_test"),
     path("<uuid:campaign_id>/ai/handovers/<uuid:reply_id>/handled/", autoreply.handover_handled,
          name="autoreply_handled"),
+    # Workspace-wide "Needs a human": open handovers of every campaign.
+    path("handovers/", autoreply.handovers_all, name="handovers"),
+    path("handovers/<uuid:reply_id>/handled/", autoreply.handovers_all_handled, name="handovers_handled"),
 ]

@@ -42,6 +42,9 @@ class ProviderError(Exception):
         # False when the message never reached the provider (the rest of a batch after an error
         # that halts it): the engine retries without counting an attempt.
         self.attempted = True
+        # The recipient has a new address and nothing was delivered to the old one (a Telegram group
+        # upgraded to a supergroup answers with its new chat id): the engine re-sends there once.
+        self.moved_to: str | None = None
 
     def __repr__(self) -> str:
         kind = "permanent" if self.permanent else "transient"

@@ -6,6 +6,8 @@
   START / HELP; audiences turns it into consent history.
 - recipient_suppressed(sender, tenant_id, channel, address, reason): a provider said never to
   message this address again (e.g. Twilio 21610); audiences adds it to the suppression list.
+- recipient_moved(sender, tenant_id, channel, address, new_address): a provider said the address
+  has a new one (a Telegram group upgraded to a supergroup); audiences follows it.
 """
 
 from django.dispatch import Signal
@@ -13,3 +15,4 @@ from django.dispatch import Signal
 status_events_received = Signal()
 keyword_received = Signal()
 recipient_suppressed = Signal()
+recipient_moved = Signal()

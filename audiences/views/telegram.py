@@ -15,7 +15,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from audiences import exports, selectors, selectors_telegram, services
 from audiences import telegram as tg
 from audiences.forms_telegram import DirectMessageForm, SubscriberActionForm
-from audiences.models import Contact, TelegramChat, TelegramDirectMessage, TelegramSubscriber
+from audiences.models import (
+    Contact,
+    TelegramChat,
+    TelegramDirectMessage,
+    TelegramGroupRemoval,
+    TelegramSubscriber,
+)
 from tenants.decorators import role_required
 from tenants.models import Role
 from tenants.urls_helpers import tenant_reverse
@@ -66,6 +72,8 @@ def _subscribers_context(request, action_form: SubscriberActionForm) -> dict:
         "page": page, "total": total, "total_exact": exact, "search": search,
         "search_query": urlencode({"q": search}) if search else "", "action_form": action_form,
         "can_edit": request.membership.can_edit,
+        "removable_chats": list(tg.telegram_removable_chats(tenant_id=request.tenant.pk)[:200]),
+        "removals": selectors_telegram.telegram_group_removals_recent(tenant_id=request.tenant.pk),
     }
 
 
@@ -83,9 +91,12 @@ def subscribers_action(request):
     chosen = TelegramSubscriber.objects.filter(tenant=request.tenant, pk__in=form.cleaned_data["ids"]).select_related(
         "contact")
     action, n = form.cleaned_data["action"], 0
-    if action == "remove":
-        n = sum(tg.telegram_subscriber_remove(subscriber=s, actor=request.user) for s in chosen)
-        messages.success(request, f"{n} subscriber{'s' if n != 1 else ''} opted out of Telegram messages.")
+    if action == "group_remove":
+        _group_remove(request, form.cleaned_data["chat"], chosen)
+    elif action == "unsubscribe":
+        n = sum(tg.telegram_subscriber_unsubscribe(subscriber=s, actor=request.user) for s in chosen)
+        messages.success(request, f"{n} subscriber{'s' if n != 1 else ''} unsubscribed: the bot sends them no more "
+                                  "messages until they /start it again.")
     elif action == "block":
         for subscriber in chosen.filter(blocked_at__isnull=True):
             tg.telegram_subscriber_block(subscriber=subscriber, actor=request.user)
@@ -109,6 +120,35 @@ def subscribers_action(request):
             messages.success(request, f"{n} subscriber{'s' if n != 1 else ''} tagged “{tag}”: a segment with the "
                                       f"rule “Tag is {tag}” now includes them.")
     return redirect(tenant_reverse(request.tenant, "audiences:telegram_subscribers"))
+
+
+def _group_remove(request, chat: TelegramChat, chosen) -> None:
+    """Remove the ticked people from one group and say, per outcome, what happened."""
+    try:
+        records = tg.telegram_group_remove(chat=chat, subscribers=chosen.order_by("contact__first_name", "pk"),
+                                           actor=request.user)
+    except tg.TelegramUnavailable as exc:
+        messages.error(request, str(exc))
+        return
+    Status = TelegramGroupRemoval.Status
+    removed = [r for r in records if r.status == Status.REMOVED]
+    absent = [r for r in records if r.status == Status.NOT_MEMBER]
+    if removed:
+        messages.success(request, f"{_people(removed)} removed from “{chat}”. They can rejoin with an invite link.")
+    if absent:
+        messages.info(request, f"{_people(absent)} {'was' if len(absent) == 1 else 'were'} not in “{chat}”.")
+    # One line per distinct reason, naming who it concerns (the bot lacking rights is one line, not fifty).
+    reasons: dict[str, list] = {}
+    for record in records:
+        if record.status == Status.FAILED or (record.status == Status.REMOVED and record.message):
+            reasons.setdefault(record.message, []).append(record)
+    for reason, rows in reasons.items():
+        messages.error(request, f"{_people(rows)}: {reason}")
+
+
+def _people(records) -> str:
+    names = [str(r.subscriber.contact) if r.subscriber else r.user_id for r in records]
+    return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
 
 
 @require_GET

@@ -53,3 +53,24 @@ def handovers_context(campaign: Campaign, *, can_edit: bool) -> dict:
     """What campaigns/autoreply/handovers.html needs (the campaign page's "Needs a human" queue)."""
     return {"campaign": campaign, "handovers": handovers_open(campaign=campaign),
             "handover_count": handovers_open_count(campaign=campaign), "can_edit": can_edit}
+
+
+# --- the workspace-wide "Needs a human" queue --------------------------------------------------------
+
+def handovers_open_tenant(*, tenant_id: int, limit: int = 100) -> list[AutoReply]:
+    """Open handovers across every campaign of the tenant, oldest first (the first to run out of
+    WhatsApp's 24-hour window)."""
+    return list(AutoReply.objects.filter(tenant_id=tenant_id, status=AutoReplyStatus.HANDOVER, handled_at__isnull=True)
+                .select_related("campaign", "delivery__contact").order_by("created_at", "pk")[:limit])
+
+
+def handovers_open_tenant_count(*, tenant_id: int) -> int:
+    """The sidebar's count, on every page: an index-only count on autoreply_open_tenant (partial index)."""
+    return AutoReply.objects.filter(tenant_id=tenant_id, status=AutoReplyStatus.HANDOVER,
+                                    handled_at__isnull=True).count()
+
+
+def handovers_tenant_context(tenant, *, can_edit: bool) -> dict:
+    """What campaigns/autoreply/handovers_all.html needs."""
+    return {"handovers": handovers_open_tenant(tenant_id=tenant.pk),
+            "handover_count": handovers_open_tenant_count(tenant_id=tenant.pk), "can_edit": can_edit}

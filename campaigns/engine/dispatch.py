@@ -42,6 +42,7 @@ from django.utils import timezone
 from analytics.tracking import tracking_apply
 from audiences.services import unsubscribe_token
 from campaigns.content import content_for
+from campaigns.engine.moved import moved_announce, moved_outcome, moved_readdress
 from campaigns.media import media_public_url
 from campaigns.models import (
     ACCEPTED_STATUSES,
@@ -471,7 +472,9 @@ def _deliveries_record(*, run, channel, claim_time, outcome, results, deliveries
             continue
         err = result.error
         info = {"error_code": (err.code or "")[:40], "error_message": err.message[:500]}
-        if not err.attempted and not err.permanent:
+        if (moved := moved_outcome(err, d, now)) is not None:  # recipient moved: once more, to the new address
+            outcomes[pk] = moved
+        elif not err.attempted and not err.permanent:
             # Never reached the provider (the batch halted before it): no attempt spent.
             outcomes[pk] = {"status": DeliveryStatus.PENDING, "attempts": max(d.attempts - 1, 0),
                             "not_before": now + _retry_delay(channel, builder, 1, err.retry_after), **info}
@@ -492,6 +495,7 @@ def _deliveries_record(*, run, channel, claim_time, outcome, results, deliveries
         held = dict(Delivery.objects.select_for_update().filter(pk__in=list(outcomes), claimed_at=claim_time)
                     .values_list("pk", "status"))
         owned = {pk: o for pk, o in outcomes.items() if held.get(pk) == DeliveryStatus.SENDING}
+        moved = moved_readdress(deliveries=deliveries, outcomes=owned, now=now)
         _write_back(claim_time=claim_time, outcomes=owned)
         # A status callback may have overtaken this write-back (and counted the send): keep its
         # status, add what only we know.
@@ -506,6 +510,7 @@ def _deliveries_record(*, run, channel, claim_time, outcome, results, deliveries
                 spent=F("spent") - reserved + actual_cost)
         stats_bump_many(run=run, deltas={channel: {"sent": outcome.sent, "failed": outcome.failed,
                                                    "cost": actual_cost}})
+    moved_announce(tenant_id=run.tenant_id, channel=channel, moved=moved)
     for d in suppress:
         recipient_suppressed.send(sender=Delivery, tenant_id=run.tenant_id, channel=channel, address=d.address,
                                   reason=outcomes[d.pk].get("error_message", ""))

@@ -115,6 +115,9 @@ class AutoReply(TenantOwnedModel):
             # The "Needs a human" queue and the grid's badge count only open handovers: a small index.
             models.Index(fields=["campaign", "created_at"], name="autoreply_open_handovers",
                          condition=Q(status="handover", handled_at__isnull=True)),
+            # The same, workspace-wide: the sidebar's "Needs a human" count on every page.
+            models.Index(fields=["tenant", "created_at"], name="autoreply_open_tenant",
+                         condition=Q(status="handover", handled_at__isnull=True)),
         ]
 
     @property

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from campaigns.ai_replies import services
 from campaigns.ai_replies.answer import reply_decide
@@ -14,6 +14,7 @@ from campaigns.ai_replies.selectors import (
     auto_replies_recent,
     autoreply_settings_for,
     handovers_context,
+    handovers_tenant_context,
     sample_contact,
 )
 from campaigns.models import AiTrainingStatus, AutoReply, AutoReplyStatus, Campaign, ResponseTrigger
@@ -164,3 +165,29 @@ def handover_handled(request, campaign_id, reply_id):
                       {**handovers_context(campaign, can_edit=True), "flash": note})
     messages.success(request, note)
     return redirect(tenant_reverse(request.tenant, "campaigns:detail", campaign.pk) + "#handovers")
+
+
+# --- the workspace-wide "Needs a human" queue (linked from the sidebar's count) ---------------------
+
+@require_GET
+@campaigns_required
+def handovers_all(request):
+    return render(request, "campaigns/autoreply/handovers_all.html",
+                  handovers_tenant_context(request.tenant, can_edit=request.membership.can_edit))
+
+
+@require_POST
+@campaigns_required
+@role_required(Role.MARKETER)
+def handovers_all_handled(request, reply_id):
+    """Mark a handover answered from the workspace-wide queue (htmx re-renders that queue)."""
+    reply = get_object_or_404(AutoReply, tenant=request.tenant, pk=reply_id, status=AutoReplyStatus.HANDOVER)
+    if services.handover_mark_handled(auto_reply=reply, actor=request.user):
+        note = "Marked handled."
+    else:
+        note = "Someone had already marked it handled."
+    if request.htmx:
+        return render(request, "campaigns/autoreply/handovers_all.html#queue",
+                      {**handovers_tenant_context(request.tenant, can_edit=True), "flash": note})
+    messages.success(request, note)
+    return redirect(tenant_reverse(request.tenant, "campaigns:handovers"))

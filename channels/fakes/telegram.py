@@ -3,7 +3,13 @@
   POST|GET /telegram/bot<token>/<method>   getMe, sendMessage, sendPhoto, sendDocument,
                                            pinChatMessage, setWebhook, deleteWebhook, getWebhookInfo,
                                            getChatMemberCount (config["member_counts"] {chat id: n},
-                                           else DEFAULT_MEMBER_COUNT), leaveChat
+                                           else DEFAULT_MEMBER_COUNT), leaveChat,
+                                           getChatMember, banChatMember, unbanChatMember
+Chat members: config["chat_members"] {chat id: {user id: status}} (creator, administrator, member,
+restricted, left, kicked; anyone not listed has "left"). banChatMember sets "kicked",
+unbanChatMember "left" (only_if_banned: only when kicked), so a test reads the config back to see
+who is still in a group. config["bot_not_admin"] [chat id, ...]: the bot is a plain member there,
+and banChatMember / unbanChatMember answer 400 "not enough rights to restrict/demote chat member".
 Simulation:
   POST /telegram/_update  {"chat_id": 5550001, "text": "/stop", "reply_to_message_id": 42,
                            "chat_type": "private"} or {"chat_id": ..., "blocked": true}
@@ -122,7 +128,8 @@ def add_routes(app: web.Application, state: Any) -> None:
         if name == "getWebhookInfo":
             return web.json_response({"ok": True, "result": {"url": fake.config.get("webhook_url", ""),
                                                              "has_custom_certificate": False, "pending_update_count": 0}})
-        if name in ("sendMessage", "sendPhoto", "sendDocument", "pinChatMessage", "getChatMemberCount", "leaveChat"):
+        if name in ("sendMessage", "sendPhoto", "sendDocument", "pinChatMessage", "getChatMemberCount", "leaveChat",
+                    "getChatMember", "banChatMember", "unbanChatMember"):
             bad = check_chat(params.get("chat_id"))
             if bad is not None:
                 return bad
@@ -148,7 +155,31 @@ def add_routes(app: web.Application, state: Any) -> None:
         if name == "getChatMemberCount":
             counts = fake.config.get("member_counts") or {}
             return web.json_response({"ok": True, "result": int(counts.get(str(params["chat_id"]), DEFAULT_MEMBER_COUNT))})
+        if name in ("getChatMember", "banChatMember", "unbanChatMember"):
+            return members(name, params)
         return error(404, "Not Found: method not found")
+
+    def members(name: str, params: dict[str, Any]) -> web.Response:
+        chat, user = str(params["chat_id"]), str(params.get("user_id") or "")
+        if not user.lstrip("-").isdigit():
+            return error(400, "Bad Request: invalid user_id specified")
+        chats = fake.config.setdefault("chat_members", {})
+        people = chats.setdefault(chat, {})
+        status = people.get(user, "left")
+        if name == "getChatMember":
+            return web.json_response({"ok": True, "result": {"user": {"id": int(user), "is_bot": False,
+                                                                      "first_name": "Fake User"}, "status": status}})
+        if chat in {str(c) for c in fake.config.get("bot_not_admin") or ()}:
+            return error(400, "Bad Request: not enough rights to restrict/demote chat member")
+        if name == "banChatMember":
+            if status == "creator":
+                return error(400, "Bad Request: can't remove chat owner")
+            if status == "administrator":
+                return error(400, "Bad Request: user is an administrator of the chat")
+            people[user] = "kicked"
+        elif status == "kicked" or not params.get("only_if_banned"):
+            people[user] = "left"  # without only_if_banned Telegram also removes a current member
+        return web.json_response({"ok": True, "result": True})
 
     async def simulate_update(request: web.Request) -> web.Response:
         data = await request.json()

@@ -82,5 +82,16 @@ class Sandbox(ChannelAdapter):
     def leave_chat(self, chat_id: int | str) -> None:
         return None
 
+    # Removing someone from a group: the sandbox cannot know who is in a group, so everyone is a
+    # member and the removal always works (the demo's subscribers page shows the whole flow).
+    def member_status(self, chat_id: int | str, user_id: int | str) -> str:
+        return "member"
+
+    def ban_member(self, chat_id: int | str, user_id: int | str) -> None:
+        return None
+
+    def unban_member(self, chat_id: int | str, user_id: int | str) -> None:
+        return None
+
     def test_connection(self) -> str:
         return "Sandbox ready: messages appear on the Outbox page, nothing leaves the app."

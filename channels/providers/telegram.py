@@ -212,6 +212,7 @@ class Telegram(ChannelAdapter):
                                      code="chat_migrated", permanent=True)
             # The group became a supergroup: audiences.telegram moves the stored group to this id.
             migrated.migrate_to_chat_id = parameters["migrate_to_chat_id"]  # type: ignore[attr-defined]
+            migrated.moved_to = str(parameters["migrate_to_chat_id"])  # the engine re-sends there once
             return migrated
         lowered = description.lower()
         suppress = any(phrase in lowered for phrase in self.SUPPRESS_DESCRIPTIONS)
@@ -250,6 +251,24 @@ class Telegram(ChannelAdapter):
     def leave_chat(self, chat_id: int | str) -> None:
         """Take the bot out of a group or channel (leaveChat)."""
         self.call("leaveChat", {"chat_id": chat_id_of(str(chat_id))})
+
+    def member_status(self, chat_id: int | str, user_id: int | str) -> str:
+        """Someone's status in a group (getChatMember): creator, administrator, member, restricted,
+        left or kicked."""
+        member = self.call("getChatMember", {"chat_id": chat_id_of(str(chat_id)), "user_id": user_id_of(user_id)}) or {}
+        return str(member.get("status") or "")
+
+    def ban_member(self, chat_id: int | str, user_id: int | str) -> None:
+        """Remove someone from a group and bar them from coming back (banChatMember; the bot must be
+        an admin with the right to ban). Their messages stay (revoke_messages false)."""
+        self.call("banChatMember", {"chat_id": chat_id_of(str(chat_id)), "user_id": user_id_of(user_id),
+                                    "revoke_messages": False})
+
+    def unban_member(self, chat_id: int | str, user_id: int | str) -> None:
+        """Lift a ban so the person can join again by invite link (unbanChatMember). only_if_banned
+        matters: without it Telegram removes a current member, the opposite of an unban."""
+        self.call("unbanChatMember", {"chat_id": chat_id_of(str(chat_id)), "user_id": user_id_of(user_id),
+                                      "only_if_banned": True})
 
     def verify_callback(self, request) -> bool:
         expected = self.settings.webhook_secret
@@ -320,6 +339,14 @@ def chat_id_of(to: str) -> int | str:
     except ValueError:
         raise ProviderError(f"{to!r} is neither a Telegram chat id nor an @channel name.",
                             code="invalid_recipient", permanent=True) from None
+
+
+def user_id_of(value: int | str) -> int:
+    """A person's Telegram user id (their private chat id with the bot)."""
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise ProviderError(f"{value!r} is not a Telegram user id.", code="invalid_recipient", permanent=True) from None
 
 
 def _reply_markup(buttons: Any) -> dict[str, Any] | None:

@@ -119,11 +119,11 @@ def test_the_subscribers_page_shows_name_username_and_joined(marketer_client, te
     assert "Asha" in page and "@asha_r" in page and timezone.now().strftime("%b %Y") in page and "Subscribed" in page
 
 
-def test_remove_opts_the_subscriber_out_with_history(marketer_client, tenant_a, marketer):
+def test_unsubscribe_opts_the_subscriber_out_with_history(marketer_client, tenant_a, marketer):
     subscriber = subscribe(tenant_a)
     response = marketer_client.post(url(tenant_a, "telegram_subscribers_action"),
-                                    {"action": "remove", "ids": [subscriber.pk]}, follow=True)
-    assert "1 subscriber opted out" in response.content.decode()
+                                    {"action": "unsubscribe", "ids": [subscriber.pk]}, follow=True)
+    assert "1 subscriber unsubscribed" in response.content.decode()
     with tenant_scope(tenant_a):
         contact = Contact.objects.get(pk=subscriber.contact_id)
         assert contact.consent_telegram == ConsentState.OPTED_OUT

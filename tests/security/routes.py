@@ -89,6 +89,7 @@ ID_KINDS: dict[str, str] = {
     "t/<slug:tenant_slug>/campaigns/<uuid:campaign_id>/workflow/steps/<uuid:step_id>": "workflow_step",
     "t/<slug:tenant_slug>/campaigns/<uuid:campaign_id>/ai/triggers/<uuid:trigger_id>": "autoreply_trigger",
     "t/<slug:tenant_slug>/campaigns/<uuid:campaign_id>/ai/handovers/<uuid:reply_id>": "autoreply_handover",
+    "t/<slug:tenant_slug>/campaigns/handovers/<uuid:reply_id>": "autoreply_handover",
     "t/<slug:tenant_slug>/campaigns/templates/<uuid:template_id>": "template",
 }
 
