@@ -24,6 +24,7 @@ TELEGRAM_TEXT_LIMIT = 4096
 TELEGRAM_CAPTION_LIMIT = 1024
 EMAIL_SUBJECT_LIMIT = 200
 VOICE_SCRIPT_LIMIT = 4000
+VOICEMAIL_LIMIT = 500  # channels.providers.twilio_voice.TwilioVoice.MAX_VOICEMAIL
 SOCIAL_TEXT_LIMITS = {"x": 280, "linkedin": 3000, "facebook": 63206, "instagram": 2200, "whatsapp": 4096}
 
 
@@ -223,7 +224,7 @@ class TelegramContent(ChannelContent):
 @dataclass
 class VoiceContent(ChannelContent):
     channel: ClassVar[str] = "voice"
-    templated: ClassVar[dict[str, int | None]] = {"script": VOICE_SCRIPT_LIMIT, "voicemail_text": VOICE_SCRIPT_LIMIT}
+    templated: ClassVar[dict[str, int | None]] = {"script": VOICE_SCRIPT_LIMIT, "voicemail_text": VOICEMAIL_LIMIT}
 
     caller_id: str = ""
     queue: str = ""

@@ -329,7 +329,9 @@ class VoiceContentForm(ContentForm):
     amd_enabled = forms.BooleanField(label="Answering machine detection", required=False)
     amd_action = forms.ChoiceField(label="When a machine answers", choices=[("hangup", "Hang up"),
                                                                              ("voicemail", "Leave a voicemail")])
-    voicemail_text = _text("Voicemail", rows=3)
+    voicemail_text = _text("Voicemail", rows=3,
+                           help_text="Left after the beep when a machine answers (up to 500 characters); "
+                                     "blank: the script plays after the beep.")
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

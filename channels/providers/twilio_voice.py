@@ -4,12 +4,16 @@ The call plays inline TwiML: <Play> for a recording (message.media[0].url, or op
 or <Say> for text (options["voice"], options["language"]). With options["amd"] answering-machine
 detection is on; options["amd_action"]:
   "voicemail" (default) -> MachineDetection=DetectMessageEnd, the message plays after the beep;
+                           with options["voicemail_text"], asynchronous AMD instead: a person hears
+                           the message at once, and when the AMD callback says the machine's
+                           greeting ended (machine_end_*), the call is redirected to <Say> that text;
   "hangup"              -> asynchronous AMD; when the AMD callback says machine_*, we end the call.
 Callbacks map CallStatus / AnsweredBy to a disposition: answered, machine, busy, no_answer, failed.
 """
 
 from __future__ import annotations
 
+import base64
 import logging
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -68,6 +72,7 @@ def disposition_of(status: str, answered_by: str = "") -> str:
 class TwilioVoice(TwilioAdapter):
     LABEL = "Twilio Voice"
     MAX_SAY = 4000
+    MAX_VOICEMAIL = 500  # it travels in the AMD callback URL; a voicemail is a short message anyway
 
     capabilities = Capabilities(
         channel="voice",
@@ -114,7 +119,18 @@ class TwilioVoice(TwilioAdapter):
             if action not in AMD_ACTIONS:
                 raise ProviderError(f"Unknown answering-machine action {action!r}.", code="invalid_option",
                                     permanent=True)
-            if action == "voicemail":
+            voicemail = str(message.options.get("voicemail_text") or "").strip()
+            if action == "voicemail" and voicemail and callback:
+                if len(voicemail) > self.MAX_VOICEMAIL:
+                    raise ProviderError(f"The voicemail is longer than {self.MAX_VOICEMAIL} characters.",
+                                        code="text_too_long", permanent=True)
+                # The text rides in the callback URL, which Twilio signs back to us (no lookup needed);
+                # base64url, so that no proxy or client re-quoting can change the signed URL.
+                params["machine_detection"] = "DetectMessageEnd"
+                params["async_amd"] = "true"
+                encoded = base64.urlsafe_b64encode(voicemail.encode()).decode().rstrip("=")
+                params["async_amd_status_callback"] = _add_query(callback, amd="voicemail", vm=encoded)
+            elif action == "voicemail":
                 params["machine_detection"] = "DetectMessageEnd"
             else:
                 params["machine_detection"] = "Enable"
@@ -133,6 +149,14 @@ class TwilioVoice(TwilioAdapter):
         events = self.parse_call_params(params, delivery_id=request.GET.get(DELIVERY_PARAM, ""))
         if request.GET.get("amd") == "hangup" and any(e.disposition == "machine" for e in events):
             self.hang_up(str(params.get("CallSid") or ""))
+        answered_by = str(params.get("AnsweredBy") or "").lower()
+        if request.GET.get("amd") == "voicemail" and answered_by.startswith("machine_end"):
+            encoded = request.GET.get("vm", "")
+            try:
+                text = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
+            except (ValueError, UnicodeDecodeError):
+                text = ""  # signed by Twilio, so only our own URL; never expected
+            self.leave_voicemail(str(params.get("CallSid") or ""), text)
         return events
 
     def parse_call_params(self, params: dict[str, Any], *, delivery_id: str = "") -> list[StatusEvent]:
@@ -164,6 +188,18 @@ class TwilioVoice(TwilioAdapter):
             disposition=disposition,
             raw=params,
         )]
+
+    def leave_voicemail(self, call_sid: str, text: str) -> None:
+        """After the machine's beep, replace what the call plays with the voicemail; failures are logged."""
+        if not call_sid or not text.strip():
+            return
+        response = VoiceResponse()
+        response.say(text[: self.MAX_VOICEMAIL], voice=str(self.config.settings.get("voice") or "alice"))
+        try:
+            client = self.client()
+            self.call(client, lambda: client.calls(call_sid).update(twiml=str(response)))
+        except ProviderError as exc:
+            logger.warning("Could not leave the voicemail on call %s: %s", call_sid, exc.message)
 
     def hang_up(self, call_sid: str) -> None:
         """End a call that reached a machine (amd_action=hangup); failures are only logged."""

@@ -136,3 +136,35 @@ def test_the_fake_reports_call_events_after_the_configured_delay(fakes, sink, se
     assert all(adapter.verify_callback(as_request(item, sink.url)) for item in (initiated, completed))
     [event] = adapter.parse_callback(as_request(completed, sink.url))
     assert (event.message_id, event.disposition) == ("d-late", "answered")
+
+
+def test_voicemail_text_is_left_after_the_beep_and_people_hear_the_script(fakes, sink, settings):
+    settings.ALLOWED_HOSTS = ["*"]
+    fakes.configure("twilio", answered_by="machine_end_beep", call_statuses=["initiated", "in-progress", "completed"])
+    adapter = make_adapter(callback_url=sink.url)
+    message = OutboundMessage(id="d-8", to="+919800000001", text="Your table is ready",
+                              options={"amd": True, "amd_action": "voicemail",
+                                       "voicemail_text": "Sorry we missed you, Asha & co. Call us back!"})
+    [result] = adapter.send([message])
+    [call] = fakes.received("twilio", resource="Call")
+    params = call["params"]
+    assert (params["MachineDetection"], params["AsyncAmd"]) == ("DetectMessageEnd", "true")
+    assert "<Say" in params["Twiml"] and "Your table is ready" in params["Twiml"]  # a person hears this at once
+    for item in sink.wait_for(4):
+        request = as_request(item, sink.url)
+        assert adapter.verify_callback(request)  # the voicemail text in the URL is covered by the signature
+        adapter.parse_callback(request)
+    [update] = fakes.received("twilio", resource="CallUpdate")
+    assert update["call_sid"] == result.provider_message_id
+    assert "Sorry we missed you, Asha &amp; co. Call us back!</Say>" in update["params"]["Twiml"]
+
+
+def test_no_voicemail_is_left_when_a_person_answers(fakes, sink, settings):
+    settings.ALLOWED_HOSTS = ["*"]
+    fakes.configure("twilio", answered_by="human", call_statuses=["initiated", "in-progress", "completed"])
+    adapter = make_adapter(callback_url=sink.url)
+    adapter.send([OutboundMessage(id="d-9", to="+919800000001", text="Hi",
+                                  options={"amd": True, "amd_action": "voicemail", "voicemail_text": "Call us"})])
+    for item in sink.wait_for(4):
+        adapter.parse_callback(as_request(item, sink.url))
+    assert fakes.received("twilio", resource="CallUpdate") == []
