@@ -98,15 +98,19 @@ def buttons_errors(buttons: list[dict]) -> list[str]:
     return problems
 
 
-def template_spec(template: MessageTemplate) -> TemplateSpec:
-    """The plain shape handed to an adapter's submit_template() / template_review()."""
-    header = None
+def template_spec(template: MessageTemplate, *, with_file: bool = False) -> TemplateSpec:
+    """The plain shape handed to an adapter's submit_template() / template_review(); with_file
+    carries the header file's bytes too (a submission uploads it as Meta's example)."""
+    header, header_bytes = None, b""
     if template.header_media_id:
         item = template.header_media
         header = Media(url=media_public_url(item), content_type=item.content_type, filename=item.original_name)
+        if with_file:
+            with item.file.open("rb") as fh:
+                header_bytes = fh.read()
     return TemplateSpec(name=template.name, language=template.language, category=template.category,
                         body=template.body, footer=template.footer, buttons=tuple(template.buttons or ()),
-                        header_media=header, provider_id=template.provider_template_id)
+                        header_media=header, header_bytes=header_bytes, provider_id=template.provider_template_id)
 
 
 def template_approval_supported(config: ChannelConfig | None) -> bool:
@@ -157,7 +161,7 @@ def template_submit(*, template: MessageTemplate) -> MessageTemplate:
     provider_id = template.provider_template_id
     if template_approval_supported(config):
         # A resubmission after a rejection goes to the same provider template (Meta edits it in place).
-        spec = template_spec(template)
+        spec = template_spec(template, with_file=True)
         if template.channel_config_id and template.channel_config_id != config.pk:
             spec = replace(spec, provider_id="")  # another account: a new template there
         try:

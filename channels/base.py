@@ -87,6 +87,7 @@ class TemplateSpec:
     footer: str = ""
     buttons: Sequence[Mapping[str, str]] = ()  # {"type": "url"|"quick_reply", "text": ..., "url": ...}
     header_media: Media | None = None
+    header_bytes: bytes = b""  # the header file itself, for providers that take an uploaded example (Meta)
     provider_id: str = ""  # set after a first submission (Meta template id, Twilio Content SID)
 
 

@@ -6,6 +6,9 @@ Point the adapter at it with WHATSAPP_API_BASE=<fake>/meta. It speaks:
   POST /meta/{version}/{waba-id}/message_templates  submit a template (answers PENDING)
   GET  /meta/{version}/{waba-id}/message_templates?name=...  templates with status / rejected_reason
   POST /meta/{version}/{template-id}                edit (resubmit) a template: back to PENDING
+  POST /meta/{version}/{app-id}/uploads             Resumable Upload API: open a session
+  POST /meta/{version}/upload:{session}             ... send the file, answers {"h": handle}; a media
+                                                    HEADER must carry a handle it gave out
 Template reviews: a PENDING template is decided when it is next read, as the config says:
   POST /meta/_config {"template_status": "APPROVED" | "REJECTED" | "PENDING",
                       "template_rejected_reason": "PROMOTIONAL",
@@ -75,6 +78,7 @@ def add_routes(app: web.Application, state: Any) -> None:
                         "callback_delay": 0.2, "template_status": "APPROVED", "template_rejected_reason": "INVALID_FORMAT",
                         "template_reviews": {}})
     templates: dict[str, dict[str, Any]] = {}  # template id -> the stored template
+    uploads: dict[str, str] = {}  # upload session id -> the handle of its file ("" until the bytes arrive)
     sent: dict[str, dict[str, Any]] = {}  # wamid -> {"to", "biz_opaque_callback_data"}
 
     def webhook(value: dict[str, Any]) -> None:
@@ -190,7 +194,40 @@ def add_routes(app: web.Application, state: Any) -> None:
             return "Invalid parameter: a template needs one BODY component with text"
         if re.search(r"\{\{\s*\d+\s*\}\}", bodies[0]["text"]) and not (bodies[0].get("example") or {}).get("body_text"):
             return "Invalid parameter: a body with variables needs example body_text"
+        for header in (c for c in body.get("components") or [] if isinstance(c, dict) and c.get("type") == "HEADER"):
+            if header.get("format") in ("IMAGE", "VIDEO", "DOCUMENT"):
+                handles = (header.get("example") or {}).get("header_handle") or []
+                if not handles or any(h not in uploads.values() for h in handles):
+                    return "Invalid parameter: a media header needs an example header_handle from the upload API"
         return ""
+
+    async def upload_session(request: web.Request) -> web.Response:
+        """Resumable Upload API, step 1: POST /{app-id}/uploads?file_length=&file_type= opens a session."""
+        entry = fake.record(kind="upload_session", path=request.path, app_id=request.match_info["app_id"],
+                            query=dict(request.query))
+        bad = await authorized(request, entry)
+        if bad is not None:
+            return bad
+        if not request.query.get("file_length", "").isdigit() or not request.query.get("file_type"):
+            entry["answered"] = 400
+            return web.json_response(graph_error(100, "Invalid parameter: file_length and file_type"), status=400)
+        session = f"upload:{secrets.token_hex(12)}"
+        uploads[session] = ""
+        entry["answered"] = 200
+        return web.json_response({"id": session})
+
+    async def upload_file(request: web.Request) -> web.Response:
+        """Step 2: POST /{upload-session-id} with the bytes (Authorization: OAuth <token>, file_offset: 0)."""
+        data = await request.read()
+        session = request.match_info["session"]
+        entry = fake.record(kind="upload_file", path=request.path, size=len(data),
+                            file_offset=request.headers.get("file_offset", ""))
+        if not request.headers.get("Authorization", "").startswith("OAuth ") or session not in uploads:
+            entry["answered"] = 400
+            return web.json_response(graph_error(100, "Invalid upload session or authorization"), status=400)
+        uploads[session] = f"4::{secrets.token_urlsafe(24)}"
+        entry["answered"] = 200
+        return web.json_response({"h": uploads[session]})
 
     async def create_template(request: web.Request) -> web.Response:
         body = await read_body(request)
@@ -252,9 +289,12 @@ def add_routes(app: web.Application, state: Any) -> None:
     def reset() -> None:
         base_reset()
         templates.clear()
+        uploads.clear()
 
     fake.reset = reset  # type: ignore[method-assign]  # a reset forgets submitted templates too
     fake.add_control_routes(app)
+    app.router.add_post(PREFIX + "/{version}/{app_id}/uploads", upload_session)
+    app.router.add_post(PREFIX + "/{version}/{session:upload:[^/]+}", upload_file)
     app.router.add_post(PREFIX + "/{version}/{waba_id}/message_templates", create_template)
     app.router.add_get(PREFIX + "/{version}/{waba_id}/message_templates", list_templates)
     app.router.add_post(f"{PREFIX}/_inbound", inbound)

@@ -89,6 +89,7 @@ class MetaWhatsAppSettings:
     verify_token: str
     api_version: str
     waba_id: str = ""
+    app_id: str = ""
 
     @classmethod
     def from_config(cls, config) -> MetaWhatsAppSettings:
@@ -100,6 +101,7 @@ class MetaWhatsAppSettings:
             verify_token=str(k.get("verify_token") or "").strip(),
             api_version=str(s.get("api_version") or "").strip() or MetaWhatsApp.API_VERSION,
             waba_id=str(s.get("waba_id") or "").strip(),
+            app_id=str(s.get("app_id") or "").strip(),
         )
 
 
@@ -127,6 +129,9 @@ class MetaWhatsApp(ChannelAdapter):
         ConfigField("api_version", "Graph API version", required=False, help=f"Defaults to {API_VERSION}."),
         ConfigField("waba_id", "WhatsApp Business Account ID", required=False,
                     help="From WhatsApp Manager > Account tools; needed to submit templates for approval."),
+        ConfigField("app_id", "Meta app ID", required=False,
+                    help="From your Meta app's dashboard; needed to submit templates with an image, video or "
+                         "document header (the example file is uploaded to the app)."),
         ConfigField("access_token", "Access token", secret=True, help="A permanent System User token with whatsapp_business_messaging."),
         ConfigField("app_secret", "App secret", secret=True, help="Meta app secret; used to verify X-Hub-Signature-256 on webhooks."),
         ConfigField("verify_token", "Webhook verify token", secret=True, required=False,
@@ -281,18 +286,19 @@ class MetaWhatsApp(ChannelAdapter):
         "DISABLED": TemplateReview.REJECTED, "PAUSED": TemplateReview.REJECTED,
     }
 
-    def _template_components(self, spec: TemplateSpec) -> list[dict[str, Any]]:
+    def _template_components(self, s: MetaWhatsAppSettings, spec: TemplateSpec) -> list[dict[str, Any]]:
+        components: list[dict[str, Any]] = []
         if spec.header_media is not None:
-            # A media header needs an example uploaded through Meta's resumable upload API first.
-            raise ProviderError("Templates with a media header can't be submitted from here yet: submit this one "
-                                "in WhatsApp Manager, then press Sync status.", code="template_header_media",
-                                permanent=True)
+            # Meta reviews a media header from an example file uploaded to the app beforehand.
+            handle = self._upload_example(s, spec)
+            components.append({"type": "HEADER", "format": _media_kind(spec.header_media).upper(),
+                               "example": {"header_handle": [handle]}})
         body: dict[str, Any] = {"type": "BODY", "text": spec.body}
         count = len({int(n) for n in _VARIABLE_RE.findall(spec.body)})
         if count:
             # Meta reviews templates with sample values for their variables.
             body["example"] = {"body_text": [[f"sample {n}" for n in range(1, count + 1)]]}
-        components: list[dict[str, Any]] = [body]
+        components.append(body)
         if spec.footer:
             components.append({"type": "FOOTER", "text": spec.footer})
         buttons = []
@@ -304,6 +310,31 @@ class MetaWhatsApp(ChannelAdapter):
         if buttons:
             components.append({"type": "BUTTONS", "buttons": buttons})
         return components
+
+    def _upload_example(self, s: MetaWhatsAppSettings, spec: TemplateSpec) -> str:
+        """Meta's Resumable Upload API: open an upload session on the app, send the bytes, get a handle."""
+        from channels.base import ConfigurationError
+
+        if not s.app_id:
+            raise ConfigurationError(f"{self.LABEL}: set the Meta app ID on the channel's settings page to submit "
+                                     "templates with a media header.")
+        if not spec.header_bytes:
+            raise ProviderError("The header file could not be read.", code="template_header_media", permanent=True)
+        media = spec.header_media
+        session = self._graph("POST", s, f"{s.app_id}/uploads", params={
+            "file_name": media.filename or "header", "file_length": len(spec.header_bytes),
+            "file_type": media.content_type})
+        upload_id = str(session.get("id") or "")
+        if not upload_id:
+            raise ProviderError("Meta did not open an upload session.", code="template_header_media")
+        response = http.request("POST", self._url(s, upload_id), content=spec.header_bytes,
+                                headers={"Authorization": f"OAuth {s.access_token}", "file_offset": "0"})
+        data = http.json_or_empty(response)
+        if response.status_code >= 400:
+            raise self.classify(response.status_code, data, response.headers)
+        if not data.get("h"):
+            raise ProviderError("Meta did not return a handle for the uploaded header.", code="template_header_media")
+        return str(data["h"])
 
     def _require_waba(self) -> MetaWhatsAppSettings:
         s = self._require("access_token")
@@ -324,7 +355,7 @@ class MetaWhatsApp(ChannelAdapter):
 
     def submit_template(self, spec: TemplateSpec) -> TemplateReview:
         s = self._require_waba()
-        components = self._template_components(spec)
+        components = self._template_components(s, spec)
         if spec.provider_id:
             # Meta keeps a rejected template under its id: resubmitting is an edit of it.
             self._graph("POST", s, spec.provider_id, json={"category": spec.category.upper(), "components": components})

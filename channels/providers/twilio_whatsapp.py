@@ -6,8 +6,8 @@ is only allowed within 24 hours of the contact's last inbound message; outside i
 locally (Twilio would accept and then fail it with 63016).
 
 Templates (capabilities.template_approval) go through the Content API: POST
-content.twilio.com/v1/Content creates the content (twilio/text, twilio/call-to-action or
-twilio/quick-reply), POST .../Content/{sid}/ApprovalRequests/whatsapp submits it to WhatsApp, and
+content.twilio.com/v1/Content creates the content (twilio/text, twilio/call-to-action,
+twilio/quick-reply, or twilio/media / twilio/card for a media header), POST .../Content/{sid}/ApprovalRequests/whatsapp submits it to WhatsApp, and
 GET .../Content/{sid}/ApprovalRequests reads the review. The create call goes as raw JSON through
 the SDK's client.request: the SDK's typed Content models serialize type keys the API does not
 accept (twilio/twilio-python#881).
@@ -119,15 +119,23 @@ class TwilioWhatsApp(TwilioAdapter):
 
     @staticmethod
     def content_types(spec: TemplateSpec) -> dict[str, Any]:
-        """The Content API `types` for a WhatsApp template: text, plus links or quick replies."""
-        if spec.header_media is not None:
-            raise ProviderError("Templates with a media header can't be submitted from here yet: create it in the "
-                                "Twilio Console's Content Template Builder, then press Sync status.",
-                                code="template_header_media", permanent=True)
+        """The Content API `types` for a WhatsApp template: text, plus links or quick replies; with a
+        media header, twilio/media (or twilio/card when it has buttons too), the file by its public URL."""
         body = f"{spec.body}\n\n{spec.footer}" if spec.footer else spec.body
         links = [b for b in spec.buttons if b.get("type") == "url"]
         replies = [b for b in spec.buttons if b.get("type") != "url"]
         types: dict[str, Any] = {"twilio/text": {"body": body}}
+        if spec.header_media is not None:
+            media = [spec.header_media.url]
+            if not spec.buttons:
+                types["twilio/media"] = {"body": body, "media": media}
+                return types
+            actions = [{"type": "URL", "title": b.get("text", ""), "url": b.get("url", "")} for b in links] + [
+                {"type": "QUICK_REPLY", "title": b.get("text", ""), "id": f"reply_{n}"}
+                for n, b in enumerate(replies, start=1)]
+            types["twilio/card"] = {"title": spec.body, **({"subtitle": spec.footer} if spec.footer else {}),
+                                    "media": media, "actions": actions}
+            return types
         if links:
             types["twilio/call-to-action"] = {"body": body, "actions": [
                 {"type": "URL", "title": b.get("text", ""), "url": b.get("url", "")} for b in links]}

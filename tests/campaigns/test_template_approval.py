@@ -8,8 +8,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.core.files.base import ContentFile
 
-from campaigns.models import MessageTemplate, TemplateStatus
+from campaigns.models import CampaignMedia, MessageTemplate, TemplateStatus
 from campaigns.services_templates import templates_sync_due
 from campaigns.tasks import templates_sync_all_task
 from channels.models import ChannelConfig
@@ -91,6 +92,45 @@ def test_meta_submission_sends_the_components_and_the_review_comes_back_rejected
     assert state(t) == (TemplateStatus.APPROVED, "", provider_id)
 
 
+def test_a_media_header_is_uploaded_to_meta_first_and_its_handle_goes_with_the_template(
+        marketer_client, tenant_a, fakes, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    meta(tenant_a, app_id="777")
+    t = rich_template(tenant_a)
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    with tenant_scope(tenant_a):
+        t.header_media = CampaignMedia.objects.create(
+            tenant=tenant_a, original_name="sale.png", content_type="image/png", kind="image", size_bytes=len(png),
+            file=ContentFile(png, name="sale.png"))
+        t.save()
+    page = marketer_client.post(f"{URL}{t.pk}/submit/", follow=True).content.decode()
+    assert "is submitted for approval" in page
+    [session] = fakes.received("meta", kind="upload_session")
+    assert session["app_id"] == "777"
+    assert (session["query"]["file_length"], session["query"]["file_type"]) == (str(len(png)), "image/png")
+    [upload] = fakes.received("meta", kind="upload_file")
+    assert (upload["size"], upload["file_offset"]) == (len(png), "0")  # the file itself, from the start
+    [created] = fakes.received("meta", kind="template_create")
+    header = next(c for c in created["body"]["components"] if c["type"] == "HEADER")
+    assert header["format"] == "IMAGE" and header["example"]["header_handle"][0].startswith("4::")
+    assert created["answered"] == 200  # the fake accepts only handles it gave out
+
+
+def test_a_media_header_without_the_meta_app_id_says_where_to_set_it(marketer_client, tenant_a, fakes, settings,
+                                                                       tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    meta(tenant_a)
+    t = rich_template(tenant_a)
+    with tenant_scope(tenant_a):
+        t.header_media = CampaignMedia.objects.create(
+            tenant=tenant_a, original_name="sale.png", content_type="image/png", kind="image", size_bytes=8,
+            file=ContentFile(b"\x89PNG\r\n\x1a\n", name="sale.png"))
+        t.save()
+    page = marketer_client.post(f"{URL}{t.pk}/submit/", follow=True).content.decode()
+    assert "set the Meta app ID" in page
+    assert state(t)[0] == TemplateStatus.DRAFT and fakes.received("meta", kind="template_create") == []
+
+
 def test_a_pending_meta_review_stays_submitted_and_is_marked_checked(marketer_client, tenant_a, fakes):
     meta(tenant_a)
     t = rich_template(tenant_a)
@@ -144,6 +184,27 @@ def test_twilio_creates_content_then_asks_whatsapp_and_sync_reads_the_approval(m
 
     marketer_client.post(f"{URL}{t.pk}/sync/")
     assert state(t) == (TemplateStatus.APPROVED, "", sid)  # the SID is what campaigns send with
+
+
+def test_a_twilio_template_with_a_media_header_is_a_card_with_the_public_file_url(
+        marketer_client, tenant_a, fakes, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    settings.SITE_URL = "https://relay.example.com"
+    twilio(tenant_a)
+    t = rich_template(tenant_a)
+    with tenant_scope(tenant_a):
+        t.header_media = CampaignMedia.objects.create(
+            tenant=tenant_a, original_name="sale.png", content_type="image/png", kind="image", size_bytes=8,
+            file=ContentFile(b"\x89PNG\r\n\x1a\n", name="sale.png"))
+        t.save()
+    marketer_client.post(f"{URL}{t.pk}/submit/")
+    assert state(t)[0] == TemplateStatus.SUBMITTED
+    [content] = fakes.received("twilio", resource="Content")
+    card = content["body"]["types"]["twilio/card"]
+    assert card["media"] == [f"https://relay.example.com/m/{t.header_media_id}/sale.png"]
+    assert card["actions"] == [{"type": "URL", "title": "Shop now", "url": "https://example.com/sale"}]
+    assert (card["title"], card["subtitle"]) == ("Hi {{1}}, the spring sale starts {{2}}. See you there!",
+                                                 "Reply STOP to opt out")
 
 
 def test_a_twilio_rejection_shows_whatsapps_reason(marketer_client, tenant_a, fakes):
