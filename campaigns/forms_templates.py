@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django import forms
 
 from campaigns.models import CampaignMedia, MessageTemplate
@@ -27,6 +29,10 @@ class MessageTemplateForm(forms.ModelForm):
     # The queryset is the tenant's media, set per form (the scoped manager can't be queried at import).
     header_media = forms.ModelChoiceField(queryset=None, required=False, empty_label="No header media",
                                           help_text="An image, video or document uploaded with a campaign.")
+    samples_text = forms.CharField(
+        label="Sample values", required=False, widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One per line, for {{1}}, {{2}} … in order, as a real recipient would see them "
+                  "(e.g. Asha, 1 March). WhatsApp's reviewers read the message with these.")
 
     class Meta:
         model = MessageTemplate
@@ -46,6 +52,7 @@ class MessageTemplateForm(forms.ModelForm):
         self.fields["header_media"].queryset = CampaignMedia.objects.filter(
             tenant=tenant, kind__in=[CampaignMedia.Kind.IMAGE, CampaignMedia.Kind.VIDEO, CampaignMedia.Kind.DOCUMENT],
         ).order_by("-created_at")
+        self.fields["samples_text"].initial = "\n".join(self.instance.samples or [])
         buttons = list(self.instance.buttons or []) if self.instance.pk else []
         for n in range(1, MAX_BUTTONS + 1):
             current = buttons[n - 1] if len(buttons) >= n else {}
@@ -74,6 +81,12 @@ class MessageTemplateForm(forms.ModelForm):
             raise forms.ValidationError(problems)
         return body
 
+    def clean_samples_text(self) -> list[str]:
+        samples = [line.strip() for line in self.cleaned_data.get("samples_text", "").splitlines() if line.strip()]
+        if any(len(sample) > 200 for sample in samples):
+            raise forms.ValidationError("Keep each sample under 200 characters.")
+        return samples
+
     def clean_footer(self) -> str:
         footer = self.cleaned_data.get("footer", "").strip()
         problems = footer_errors(footer)
@@ -97,6 +110,11 @@ class MessageTemplateForm(forms.ModelForm):
         for message in buttons_errors(buttons):
             self.add_error(None, message)
         cleaned["buttons"] = buttons
+        samples, body = cleaned.get("samples_text") or [], cleaned.get("body") or ""
+        variables = len(set(re.findall(r"\{\{\s*(\d+)\s*\}\}", body)))
+        if len(samples) > variables:
+            self.add_error("samples_text", f"The body has {variables} variable{'s' if variables != 1 else ''}: "
+                                           f"give at most {variables} sample{'s' if variables != 1 else ''}.")
         name, language = cleaned.get("name"), cleaned.get("language")
         if name and language:
             clash = MessageTemplate.objects.filter(tenant=self.tenant, name=name, language=language)
@@ -110,6 +128,7 @@ class MessageTemplateForm(forms.ModelForm):
         template = super().save(commit=False)
         template.tenant = self.tenant
         template.buttons = self.cleaned_data["buttons"]
+        template.samples = self.cleaned_data.get("samples_text") or []
         if commit:
             template.save()
         return template

@@ -110,6 +110,7 @@ def template_spec(template: MessageTemplate, *, with_file: bool = False) -> Temp
                 header_bytes = fh.read()
     return TemplateSpec(name=template.name, language=template.language, category=template.category,
                         body=template.body, footer=template.footer, buttons=tuple(template.buttons or ()),
+                        samples=tuple(template.samples or ()),
                         header_media=header, header_bytes=header_bytes, provider_id=template.provider_template_id)
 
 

@@ -85,10 +85,15 @@ class TemplateSpec:
     category: str  # "marketing", "utility" or "authentication"
     body: str  # with numbered variables {{1}}, {{2}} ...
     footer: str = ""
+    samples: Sequence[str] = ()  # example values for {{1}}, {{2}} ... in order, for the reviewers
     buttons: Sequence[Mapping[str, str]] = ()  # {"type": "url"|"quick_reply", "text": ..., "url": ...}
     header_media: Media | None = None
     header_bytes: bytes = b""  # the header file itself, for providers that take an uploaded example (Meta)
     provider_id: str = ""  # set after a first submission (Meta template id, Twilio Content SID)
+
+    def sample(self, n: int) -> str:
+        """The example value of {{n}} (a placeholder where the marketer gave none)."""
+        return self.samples[n - 1] if len(self.samples) >= n else f"sample {n}"
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,8 @@ class MessageTemplate(TenantOwnedModel):
                                      related_name="+")
     buttons = models.JSONField(default=list, blank=True)  # [{"type": "url"|"quick_reply", "text": ..., "url": ...}]
     footer = models.CharField(max_length=60, blank=True)
+    # Example values for {{1}}, {{2}} ... in order: WhatsApp's reviewers read the body with them.
+    samples = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=10, choices=TemplateStatus.choices, default=TemplateStatus.DRAFT)
     rejection_reason = models.CharField(max_length=300, blank=True)
     provider_template_id = models.CharField(max_length=100, blank=True)

@@ -297,7 +297,7 @@ class MetaWhatsApp(ChannelAdapter):
         count = len({int(n) for n in _VARIABLE_RE.findall(spec.body)})
         if count:
             # Meta reviews templates with sample values for their variables.
-            body["example"] = {"body_text": [[f"sample {n}" for n in range(1, count + 1)]]}
+            body["example"] = {"body_text": [[spec.sample(n) for n in range(1, count + 1)]]}
         components.append(body)
         if spec.footer:
             components.append({"type": "FOOTER", "text": spec.footer})

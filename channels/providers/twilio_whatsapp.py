@@ -167,7 +167,7 @@ class TwilioWhatsApp(TwilioAdapter):
             count = len({int(n) for n in re.findall(r"\{\{\s*(\d+)\s*\}\}", spec.body)})
             created = self._content_request(client, "POST", "/Content", {
                 "friendly_name": spec.name, "language": spec.language,
-                "variables": {str(n): f"sample {n}" for n in range(1, count + 1)},
+                "variables": {str(n): spec.sample(n) for n in range(1, count + 1)},
                 "types": self.content_types(spec),
             })
             sid = str(created.get("sid") or "")

@@ -131,6 +131,32 @@ def test_a_media_header_without_the_meta_app_id_says_where_to_set_it(marketer_cl
     assert state(t)[0] == TemplateStatus.DRAFT and fakes.received("meta", kind="template_create") == []
 
 
+def test_the_marketers_sample_values_go_to_the_reviewers(marketer_client, tenant_a, fakes):
+    meta(tenant_a)
+    t = rich_template(tenant_a)
+    page = marketer_client.post(f"{URL}{t.pk}/", {
+        "name": t.name, "language": "en", "category": "marketing", "header_media": "", "body": t.body,
+        "footer": t.footer, "samples_text": "Asha\n\n1 March  \n", "button_1_type": "", "button_2_type": "",
+        "button_3_type": ""}, follow=True)
+    assert page.status_code == 200
+    with tenant_scope(tenant_a):
+        t.refresh_from_db()
+    assert t.samples == ["Asha", "1 March"]  # blank lines dropped, spaces trimmed
+    marketer_client.post(f"{URL}{t.pk}/submit/")
+    [created] = fakes.received("meta", kind="template_create")
+    body = next(c for c in created["body"]["components"] if c["type"] == "BODY")
+    assert body["example"] == {"body_text": [["Asha", "1 March"]]}
+
+
+def test_more_samples_than_variables_are_refused_on_the_form(marketer_client, tenant_a):
+    t = rich_template(tenant_a)
+    response = marketer_client.post(f"{URL}{t.pk}/", {
+        "name": t.name, "language": "en", "category": "marketing", "header_media": "", "body": t.body,
+        "footer": t.footer, "samples_text": "Asha\n1 March\nextra", "button_1_type": "", "button_2_type": "",
+        "button_3_type": ""})
+    assert "The body has 2 variables: give at most 2 samples." in response.content.decode()
+
+
 def test_a_pending_meta_review_stays_submitted_and_is_marked_checked(marketer_client, tenant_a, fakes):
     meta(tenant_a)
     t = rich_template(tenant_a)
