@@ -96,3 +96,6 @@ class TwilioWhatsApp(TwilioAdapter):
 
     def create(self, client, params: dict[str, Any]):
         return client.messages.create(**params)
+
+    async def create_async(self, client, params: dict[str, Any]):
+        return await client.messages.create_async(**params)
