@@ -66,7 +66,7 @@ from channels.signals import recipient_suppressed
 
 logger = logging.getLogger(__name__)
 
-BATCH_SIZE = 200
+BATCH_SIZE = 500  # claims per batch (the most a crash can leave in flight per dispatcher)
 MAX_BATCH_SIZE = 1000  # SendGrid: up to 1,000 personalizations in one request
 MAX_ATTEMPTS = 5  # transient failures before a delivery fails for good
 # Marketing SMS and calls only between 08:00 and 21:00 recipient-local (TCPA) unless the campaign
@@ -365,11 +365,14 @@ def _write_back(*, claim_time, outcomes: dict[int, dict]) -> int:
 def _write_back_arrays(*, claim_time, outcomes: dict[int, dict], names: list[str], fields: dict) -> int:
     """PostgreSQL: the same UPDATE over unnest() of one array per column. The statement's text no
     longer grows with the batch (psycopg parsed a 10,000-placeholder query on every batch)."""
-    columns: list[list] = [list(outcomes)] + [[] for _ in names]
-    for values in outcomes.values():
-        for n, name in enumerate(names, 1):
-            value = values.get(name)
-            columns[n].append(None if value is None else fields[name].get_db_prep_save(value, connection))
+    # The values are already what psycopg adapts (str, aware datetime, Decimal, int); choices
+    # become plain str. (get_db_prep_save per value was a tenth of a batch's CPU.)
+    columns: list[list] = [list(outcomes)]
+    for name in names:
+        column = [values.get(name) for values in outcomes.values()]
+        if name in ("status", "error_code"):
+            column = [None if v is None else str(v) for v in column]
+        columns.append(column)
     table = Delivery._meta.db_table
     arrays = ", ".join(["%s::bigint[]"] + [f"%s::{typ}[]" for typ in _OUTCOME_COLUMNS.values()])
     assignments = ", ".join(f"{name} = COALESCE(v.{name}, {table}.{name})" for name in names)
@@ -469,11 +472,21 @@ def deliveries_send(*, run: CampaignRun, channel: str, ids: list[int], claim_tim
                               **outcomes_ready)
 
 
+# What building, sending and recording a batch reads (model instances cost per column loaded):
+# the delivery's own fields and the contact's template variables (rendering.contact_context).
+_SEND_FIELDS = (
+    "uuid", "tenant", "run", "channel", "step", "address", "status", "attempts", "is_test", "contact",
+    *(f"contact__{name}" for name in ("tenant", "first_name", "last_name", "email", "phone", "city", "pincode",
+                                      "role", "locale", "timezone", "telegram_username", "attributes")),
+)
+
+
 def _deliveries_send(*, run, channel, ids, keeper: ClaimKeeper, adapter, builder, max_attempts, outcome):
     from campaigns.engine.counters import stats_bump_many
 
     campaign = run.campaign
-    deliveries = {d.pk: d for d in Delivery.objects.filter(pk__in=ids).select_related("contact")}
+    deliveries = {d.pk: d for d in Delivery.objects.filter(pk__in=ids).select_related("contact")
+                  .only(*_SEND_FIELDS)}
     now = timezone.now()
 
     window = calling_window(campaign, channel) if not run.is_test else None

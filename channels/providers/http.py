@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import threading
@@ -159,9 +160,14 @@ def aiohttp_session():
 
 def aiohttp_timeout():
     """TIMEOUT (read at call time, so tests can shorten it) as aiohttp's timeout."""
+    return _aiohttp_timeout(TIMEOUT.connect, TIMEOUT.read)
+
+
+@functools.lru_cache(maxsize=8)
+def _aiohttp_timeout(connect: float, read: float):
     import aiohttp
 
-    return aiohttp.ClientTimeout(total=None, sock_connect=TIMEOUT.connect, sock_read=TIMEOUT.read)
+    return aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=read)
 
 
 def request(method: str, url: str, **kwargs: Any) -> httpx.Response:
