@@ -161,7 +161,8 @@ class Command(BaseCommand):
             with connection.cursor() as cursor:
                 cursor.execute(f"UPDATE {table} SET not_before = NULL WHERE run_id = %s AND status = 'pending' "
                                "AND channel = ANY(%s)", [run.pk, phase])
-            phase_start = timezone.now()
+            phase_start = self._phase_start = timezone.now()
+            self._pg_seen: dict[int, tuple[float, float]] = {}  # backend pid -> (CPU at first sight, latest)
             before = self._cpu(pool, fake)
             # One dispatcher per worker process and channel, so every process has work on every channel.
             for _ in range(workers):
@@ -176,6 +177,7 @@ class Command(BaseCommand):
                     samples[ch].append((now, sent.get(ch, 0)))
                 if all(sent.get(ch, 0) >= contacts for ch in phase):
                     break
+                self._cpu(pool, fake)  # keeps sight of backends that close before the phase ends
                 time.sleep(0.5)
             after = self._cpu(pool, fake)
             for ch in phase:
@@ -207,11 +209,15 @@ class Command(BaseCommand):
         return out
 
     def _cpu(self, pool, fake) -> dict[str, float]:
-        """CPU seconds so far of the worker process groups, the fake provider, and this database's
-        PostgreSQL backends (other databases on the server are not counted)."""
+        """CPU seconds so far of the worker process groups and the fake provider, and the CPU this
+        database's PostgreSQL backends used since the phase began (other databases on the server are
+        not counted; a backend that appears later counts from its start, one that closes keeps
+        what was last seen of it)."""
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
-            backends = {row[0] for row in cursor.fetchall()}
+            cursor.execute("SELECT pid, backend_start < %s FROM pg_stat_activity "
+                           "WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                           [self._phase_start])
+            backends = dict(cursor.fetchall())
         groups = {proc.pid: "workers" for proc in pool}
         groups[fake.pid] = "fake"
         totals = {"workers": 0.0, "fake": 0.0, "postgres": 0.0}
@@ -228,7 +234,9 @@ class Command(BaseCommand):
             if pgrp in groups:
                 totals[groups[pgrp]] += seconds
             elif pid in backends:
-                totals["postgres"] += seconds
+                first, _ = self._pg_seen.get(pid, (seconds if backends[pid] else 0.0, 0.0))
+                self._pg_seen[pid] = (first, seconds)
+        totals["postgres"] = sum(latest - first for first, latest in self._pg_seen.values())
         return totals
 
     def _seed_contacts(self, tenant, n: int) -> None:
