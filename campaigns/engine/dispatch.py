@@ -119,8 +119,14 @@ def _recipient_tz(campaign: Campaign, delivery: Delivery) -> zoneinfo.ZoneInfo:
 
 # --- claiming -----------------------------------------------------------------------------------
 
-def deliveries_claim(*, run: CampaignRun, channel: str, limit: int, now: dt.datetime) -> list[int]:
-    """Take up to `limit` due pending deliveries (pending -> sending); never the same row twice."""
+def deliveries_claim(*, run: CampaignRun, channel: str, limit: int, now: dt.datetime, after: int = 0) -> list[int]:
+    """Take up to `limit` due pending deliveries (pending -> sending); never the same row twice.
+
+    `after`: only ids above it (the dispatcher's position in the run). Without it every claim
+    walked the pending index from the run's first row, through the entries of rows already sent,
+    which stay in the index until vacuum can remove them (never, while any long transaction on
+    the server holds back the cleanup horizon): claims slowed down as the run progressed.
+    """
     table = Delivery._meta.db_table
     lock = "FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
     run_id = Delivery._meta.get_field("run").get_db_prep_value(run.pk, connection)
@@ -131,7 +137,8 @@ def deliveries_claim(*, run: CampaignRun, channel: str, limit: int, now: dt.date
     sql = f"""
         WITH picked AS {materialized} (
             SELECT id FROM {table}
-            WHERE run_id = %s AND channel = %s AND status = %s AND (not_before IS NULL OR not_before <= %s)
+            WHERE run_id = %s AND channel = %s AND status = %s AND id > %s
+              AND (not_before IS NULL OR not_before <= %s)
             ORDER BY id LIMIT %s {lock}
         )
         UPDATE {table} SET status = %s, claimed_at = %s, attempts = attempts + 1
@@ -140,8 +147,8 @@ def deliveries_claim(*, run: CampaignRun, channel: str, limit: int, now: dt.date
         RETURNING {table}.id
     """
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, [run_id, channel, DeliveryStatus.PENDING.value, now_db, limit, DeliveryStatus.SENDING.value,
-                             now_db, DeliveryStatus.PENDING.value])
+        cursor.execute(sql, [run_id, channel, DeliveryStatus.PENDING.value, after, now_db, limit,
+                             DeliveryStatus.SENDING.value, now_db, DeliveryStatus.PENDING.value])
         return sorted(row[0] for row in cursor.fetchall())
 
 
@@ -660,6 +667,7 @@ def run_dispatch(*, run_id, channel: str, time_budget: float = 20.0) -> str:
     size = _batch_size(campaign, channel, adapter, builder)
     max_attempts = _max_attempts(campaign, channel, builder)
     deadline = time.monotonic() + time_budget
+    position = 0  # the last id this dispatcher claimed (see deliveries_claim)
 
     while time.monotonic() < deadline:
         cache.set(activity_key(run.pk, channel), 1, timeout=settings.ENGINE_DISPATCH_ACTIVITY_TTL)
@@ -677,9 +685,15 @@ def run_dispatch(*, run_id, channel: str, time_budget: float = 20.0) -> str:
             time.sleep(min(max(grant.retry_after, 0.01), 1.0))
             continue
         claim_time = timezone.now()
-        ids = deliveries_claim(run=run, channel=channel, limit=grant.granted, now=claim_time)
+        ids = deliveries_claim(run=run, channel=channel, limit=grant.granted, now=claim_time, after=position)
+        if not ids and position:
+            # Past the end: start over for rows behind us (retries now due, rows another
+            # dispatcher left, claims the reaper returned).
+            position = 0
+            ids = deliveries_claim(run=run, channel=channel, limit=grant.granted, now=claim_time)
         if not ids:
             break
+        position = ids[-1]
         deliveries_send(run=run, channel=channel, ids=ids, claim_time=claim_time, adapter=adapter,
                         builder=builder, max_attempts=max_attempts)
         if campaign.batch_delay_seconds:
