@@ -215,7 +215,8 @@ class Command(BaseCommand):
         what was last seen of it)."""
         with connection.cursor() as cursor:
             cursor.execute("SELECT pid, backend_start < %s FROM pg_stat_activity "
-                           "WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                           "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                           "AND backend_type = 'client backend'",  # not autovacuum
                            [self._phase_start])
             backends = dict(cursor.fetchall())
         groups = {proc.pid: "workers" for proc in pool}
