@@ -153,25 +153,38 @@ def _tracked(url: str, *, campaign, delivery) -> str:
     return click_url(token)
 
 
-def rewrite_text(text: str, *, campaign, delivery) -> str:
+def tracked_link_id(campaign, url: str) -> int | None:
+    """The TrackedLink id a link gets in this campaign's messages (None: left untouched)."""
+    return _link_id(campaign, url[:4000]) if _trackable(url) else None
+
+
+def rewrite_text(text: str, *, campaign, delivery, tracked=None) -> str:
+    """Links in plain text -> click redirects. `tracked(url)` may replace the per-delivery redirect
+    (the batched email path puts a substitution tag there)."""
+    tracked = tracked or (lambda url: _tracked(url, campaign=campaign, delivery=delivery))
+
     def replace(match: re.Match) -> str:
         url = match.group(0)
         stripped = url.rstrip(_TRAILING)
-        return _tracked(stripped, campaign=campaign, delivery=delivery) + url[len(stripped):]
+        return tracked(stripped) + url[len(stripped):]
 
     return _URL_IN_TEXT.sub(replace, text)
 
 
-def rewrite_html(body: str, *, campaign, delivery) -> str:
+def rewrite_html(body: str, *, campaign, delivery, tracked=None) -> str:
+    tracked = tracked or (lambda url: _tracked(url, campaign=campaign, delivery=delivery))
+
     def replace(match: re.Match) -> str:
         url = html.unescape(match.group(3))
-        return f"{match.group(1)}{match.group(2)}{_tracked(url, campaign=campaign, delivery=delivery)}{match.group(2)}"
+        return f"{match.group(1)}{match.group(2)}{tracked(url)}{match.group(2)}"
 
     return _HREF.sub(replace, body)
 
 
-def add_open_pixel(body: str, *, delivery) -> str:
-    pixel = (f'<img src="{open_url(open_token(tenant_id=delivery.tenant_id, delivery_uuid=delivery.uuid))}" '
+def add_open_pixel(body: str, *, delivery, pixel_url: str | None = None) -> str:
+    if pixel_url is None:
+        pixel_url = open_url(open_token(tenant_id=delivery.tenant_id, delivery_uuid=delivery.uuid))
+    pixel = (f'<img src="{pixel_url}" '
              'width="1" height="1" alt="" style="display:block;border:0;width:1px;height:1px">')
     closing = body.lower().rfind("</body>")
     if closing == -1:
@@ -179,17 +192,21 @@ def add_open_pixel(body: str, *, delivery) -> str:
     return body[:closing] + pixel + body[closing:]
 
 
-def tracking_apply(fields: dict, *, delivery, campaign, channel: str) -> dict:
+def tracking_apply(fields: dict, *, delivery, campaign, channel: str, tracked=None, pixel_url: str | None = None
+                   ) -> dict:
     """Rewrite a rendered message's links (campaign.track_links) and add the open pixel to email
-    (campaign.track_reads). Test sends stay untouched: they go to the team, not to the audience."""
-    if delivery.is_test or channel not in TRACKED_CHANNELS:
+    (campaign.track_reads). Test sends stay untouched: they go to the team, not to the audience.
+
+    `tracked(url)` and `pixel_url` replace the per-delivery redirect and pixel (the batched email
+    path: campaigns.engine.dispatch.MessageBuilder puts substitution tags there)."""
+    if (delivery is not None and delivery.is_test) or channel not in TRACKED_CHANNELS:
         return fields
     fields = dict(fields)
     if campaign.track_links:
         if fields.get("text"):
-            fields["text"] = rewrite_text(fields["text"], campaign=campaign, delivery=delivery)
+            fields["text"] = rewrite_text(fields["text"], campaign=campaign, delivery=delivery, tracked=tracked)
         if fields.get("html"):
-            fields["html"] = rewrite_html(fields["html"], campaign=campaign, delivery=delivery)
+            fields["html"] = rewrite_html(fields["html"], campaign=campaign, delivery=delivery, tracked=tracked)
     if channel == "email" and campaign.track_reads and fields.get("html"):
-        fields["html"] = add_open_pixel(fields["html"], delivery=delivery)
+        fields["html"] = add_open_pixel(fields["html"], delivery=delivery, pixel_url=pixel_url)
     return fields

@@ -297,8 +297,9 @@ _UNSUBSCRIBE_SALT = "audiences.unsubscribe.v1"
 
 
 def unsubscribe_token(*, contact: Contact, channel: str = "") -> str:
-    return signing.dumps({"t": contact.tenant_id, "c": contact.pk.hex, "ch": channel}, salt=_UNSUBSCRIBE_SALT,
-                         compress=True)
+    # Not compress=True: zlib never shortens this payload (a hex UUID), so the token is the same
+    # without it, and every email computes two of these at send time.
+    return signing.dumps({"t": contact.tenant_id, "c": contact.pk.hex, "ch": channel}, salt=_UNSUBSCRIBE_SALT)
 
 
 def unsubscribe_token_read(token: str) -> tuple[int, str, str] | None:

@@ -108,13 +108,21 @@ class EmailContent(ChannelContent):
         return out
 
     def render(self, context):
-        body_html = self.render_field("html", context, escape_html=True)
+        return self._render(lambda name, escape=False: self.render_field(name, context, escape_html=escape))
+
+    def render_tagged(self, tag):
+        """render() with every variable replaced by tag(var), unescaped wherever it lands (the
+        batched email path swaps the tags inside the HTML for escaped ones afterwards)."""
+        return self._render(lambda name, escape=False: self._compiled[name].render_tagged(tag))
+
+    def _render(self, field):
+        body_html = field("html", escape=True)
         if self.preheader:
-            hidden = html_lib.escape(self.render_field("preheader", context))
+            hidden = html_lib.escape(field("preheader"))
             # The preheader is the inbox preview line; hidden in the opened message.
             body_html = f'<div style="display:none;max-height:0;overflow:hidden">{hidden}</div>{body_html}'
-        text = self.render_field("text", context) if self.text.strip() else html_to_text(body_html)
-        return {"subject": self.render_field("subject", context), "html": body_html, "text": text}
+        text = field("text") if self.text.strip() else html_to_text(body_html)
+        return {"subject": field("subject"), "html": body_html, "text": text}
 
 
 @dataclass

@@ -61,11 +61,22 @@ class CompiledTemplate:
         return "".join(out)
 
 
+    def render_tagged(self, tag) -> str:
+        """The template with each variable replaced by tag(var) (batched email: substitution tags)."""
+        return "".join(part if isinstance(part, str) else tag(part) for part in self.parts)
+
+
 def _lookup(context: Mapping[str, object], name: str) -> object:
     if name.startswith(CUSTOM_PREFIX):
         custom = context.get("custom") or {}
         return custom.get(name[len(CUSTOM_PREFIX):]) if isinstance(custom, Mapping) else None
     return context.get(name)
+
+
+def variable_value(context: Mapping[str, object], var: _Var) -> str:
+    """What render() puts in place of `var` (before HTML escaping)."""
+    value = _lookup(context, var.name)
+    return var.fallback if value in (None, "") else str(value)
 
 
 def compile_template(source: str) -> CompiledTemplate:

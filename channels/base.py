@@ -181,6 +181,9 @@ class Capabilities:
     max_batch: int = 100  # messages per send() call the adapter handles efficiently
     default_rate_per_second: float = 10.0
     callbacks: bool = False
+    # Email: one body for many recipients, each with OutboundMessage.options["substitutions"]
+    # ({tag: value}) applied by the provider (SendGrid personalizations).
+    substitutions: bool = False
 
 
 @dataclass(frozen=True)

@@ -91,10 +91,13 @@ class Delivery(TenantOwnedModel):
     id = models.BigAutoField(primary_key=True)
     # What providers see (custom args, metadata) and URLs carry; never the sequential id.
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    run = models.ForeignKey(CampaignRun, on_delete=models.CASCADE, related_name="deliveries")
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="deliveries")
+    # No single-column indexes on run, campaign and contact: each leads a composite index below
+    # (delivery_unique_recipient, delivery_campaign_status, delivery_contact_recent), which serves
+    # the same lookups and cascades, and every insert and status change paid for the extra three.
+    run = models.ForeignKey(CampaignRun, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
     contact = models.ForeignKey("audiences.Contact", null=True, blank=True, on_delete=models.SET_NULL,
-                                related_name="deliveries")
+                                related_name="deliveries", db_index=False)
     channel = models.CharField(max_length=10, choices=CHANNEL_CHOICES)
     step = models.PositiveIntegerField(default=0)
     address = models.CharField(max_length=1000, blank=True)  # snapshot at fan-out: email, E.164, chat id, endpoint

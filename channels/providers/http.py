@@ -6,15 +6,21 @@
 - Network failures become transient ProviderErrors in one place.
 - send_each(): the per-message loop every one-request-per-message provider needs, which stops
   calling the provider once it said "slow down" or "your credentials are bad".
+- send_concurrent(): the same contract with many requests in flight at once (asyncio on a
+  per-thread event loop that lives as long as the thread, with one pooled aiohttp session), for
+  SDKs with an async client (Twilio's): a batch costs its slowest request, not the sum of them.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import weakref
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -86,6 +92,82 @@ def reset_clients() -> None:
         for pooled in _clients.values():
             pooled.close()
         _clients.clear()
+    state = getattr(_async_local, "state", None)
+    if state is not None:
+        state.close_session()
+
+
+# --- asyncio: one event loop per thread, reused across batches --------------------------------
+
+_async_local = threading.local()
+CONCURRENCY = 32  # requests in flight per batch (per dispatcher)
+
+
+class _AsyncState:
+    """A thread's event loop and aiohttp session; closed when the thread object goes away (or at
+    exit), and never from a forked child, whose copies of the sockets belong to its parent."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.loop = asyncio.new_event_loop()
+        self.session = None
+        weakref.finalize(threading.current_thread(), self.close)
+
+    def close_session(self) -> None:
+        session, self.session = self.session, None
+        if session is None or session.closed or self.pid != os.getpid():
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # no loop running in this thread: close it properly
+            if not self.loop.is_running() and not self.loop.is_closed():
+                self.loop.run_until_complete(session.close())
+                return
+        session.connector._close()  # inside another loop: drop the transports without awaiting
+
+    def close(self) -> None:
+        self.close_session()
+        if self.pid == os.getpid() and not self.loop.is_running() and not self.loop.is_closed():
+            self.loop.close()
+
+
+def _async_state() -> _AsyncState:
+    state = getattr(_async_local, "state", None)
+    if state is None or state.pid != os.getpid() or state.loop.is_closed():
+        # First use in this thread, or a forked child: never drive the parent's loop or sockets.
+        state = _async_local.state = _AsyncState()
+    return state
+
+
+def run_async(coro: Awaitable):
+    """Run a coroutine to completion on this thread's own event loop (kept between calls, so the
+    pooled aiohttp session and its keep-alive connections survive from one batch to the next)."""
+    return _async_state().loop.run_until_complete(coro)
+
+
+def aiohttp_session():
+    """The pooled aiohttp session of this thread's loop (call from a coroutine run by run_async)."""
+    import aiohttp
+
+    state = _async_state()
+    if state.session is None or state.session.closed:
+        state.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=100, limit_per_host=100, ttl_dns_cache=300),
+            headers={"User-Agent": USER_AGENT},
+        )
+    return state.session
+
+
+def aiohttp_timeout():
+    """TIMEOUT (read at call time, so tests can shorten it) as aiohttp's timeout."""
+    return _aiohttp_timeout(TIMEOUT.connect, TIMEOUT.read)
+
+
+@functools.lru_cache(maxsize=8)
+def _aiohttp_timeout(connect: float, read: float):
+    import aiohttp
+
+    return aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=read)
 
 
 def request(method: str, url: str, **kwargs: Any) -> httpx.Response:
@@ -165,6 +247,54 @@ def send_each(messages: Sequence[OutboundMessage], send_one: Callable[[OutboundM
             if halts_batch(exc):
                 stop = exc
     return results
+
+
+def send_concurrent(messages: Sequence[OutboundMessage], send_one: Callable[[OutboundMessage], Awaitable[SendResult]],
+                    *, concurrency: int | None = None) -> list[SendResult]:
+    """send_each's contract with up to `concurrency` requests in flight.
+
+    The first message goes alone: an outage or bad credentials cost one request, as with
+    send_each. After a halting error no new request starts (those already in flight finish and
+    keep their own answers); the rest get the error as "not attempted". One result per message,
+    in order; an unexpected exception becomes a transient error for its own message only, so the
+    messages the provider did accept are never reported as failed (and sent again).
+    """
+    if not messages:
+        return []
+    results: list[SendResult | None] = [None] * len(messages)
+    stop: list[ProviderError] = []
+
+    async def one(index: int, message: OutboundMessage) -> None:
+        if stop:
+            results[index] = SendResult(message_id=message.id, error=_not_attempted(stop[0]))
+            return
+        try:
+            results[index] = await send_one(message)
+        except ProviderError as exc:
+            results[index] = SendResult(message_id=message.id, error=exc)
+            if halts_batch(exc) and not stop:
+                stop.append(exc)
+        except Exception as exc:  # noqa: BLE001 - unknown failure: transient, logged, and halts the batch
+            logger.exception("Unexpected error sending %s", message.id)
+            error = ProviderError(f"Unexpected error: {exc.__class__.__name__}", code="internal")
+            results[index] = SendResult(message_id=message.id, error=error)
+            if not stop:
+                stop.append(error)
+
+    async def batch() -> None:
+        await one(0, messages[0])
+        pending = iter(list(enumerate(messages))[1:])
+
+        async def lane() -> None:
+            for index, message in pending:  # one shared iterator: each message is taken once
+                await one(index, message)
+
+        lanes = min(concurrency or CONCURRENCY, len(messages) - 1)
+        if lanes > 0:
+            await asyncio.gather(*(lane() for _ in range(lanes)))
+
+    run_async(batch())
+    return results  # type: ignore[return-value]
 
 
 def _not_attempted(cause: ProviderError) -> ProviderError:

@@ -100,6 +100,7 @@ class SendGridEmail(ChannelAdapter):
         max_batch=MAX_PERSONALIZATIONS,
         default_rate_per_second=100.0,
         callbacks=True,
+        substitutions=True,
     )
     fields = (
         ConfigField("api_key", "API key", secret=True, help="A SendGrid API key with the Mail Send permission."),

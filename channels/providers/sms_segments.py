@@ -29,8 +29,11 @@ SINGLE = {GSM7: 160, UCS2: 70}
 MULTI = {GSM7: 153, UCS2: 67}
 
 
+_GSM7_ALL = _BASIC | _EXTENSION
+
+
 def is_gsm7(text: str) -> bool:
-    return all(ch in _BASIC or ch in _EXTENSION for ch in text)
+    return _GSM7_ALL.issuperset(text)
 
 
 def encoding(text: str) -> str:
@@ -52,9 +55,15 @@ def length(text: str) -> int:
 def segments(text: str) -> tuple[str, int]:
     """(encoding, number of SMS parts) for a message; an empty message is still one SMS."""
     enc = encoding(text)
-    units = _units(text, enc)
-    if sum(units) <= SINGLE[enc]:
+    # The common single-part case without a per-character Python loop (every SMS is counted at
+    # send time, for its cost).
+    if enc == GSM7:
+        total = len(text) + sum(text.count(ch) for ch in _EXTENSION.intersection(text))
+    else:
+        total = len(text.encode("utf-16-le")) // 2
+    if total <= SINGLE[enc]:
         return enc, 1
+    units = _units(text, enc)
     size, count, used = MULTI[enc], 1, 0
     for unit in units:
         if used + unit > size:

@@ -68,5 +68,8 @@ class TwilioSms(TwilioAdapter):
     def create(self, client, params: dict[str, Any]):
         return client.messages.create(**params)
 
+    async def create_async(self, client, params: dict[str, Any]):
+        return await client.messages.create_async(**params)
+
     def cost(self, message: OutboundMessage) -> Decimal:
         return self.config.unit_cost * segments(message.text)[1]

@@ -142,6 +142,9 @@ class TwilioVoice(TwilioAdapter):
     def create(self, client, params: dict[str, Any]):
         return client.calls.create(**params)
 
+    async def create_async(self, client, params: dict[str, Any]):
+        return await client.calls.create_async(**params)
+
     # --- callbacks -------------------------------------------------------------------------
 
     def parse_callback(self, request) -> list[StatusEvent]:

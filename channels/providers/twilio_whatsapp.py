@@ -108,6 +108,9 @@ class TwilioWhatsApp(TwilioAdapter):
     def create(self, client, params: dict[str, Any]):
         return client.messages.create(**params)
 
+    async def create_async(self, client, params: dict[str, Any]):
+        return await client.messages.create_async(**params)
+
     # --- templates (Content API) -------------------------------------------------------------
 
     CONTENT_API = "https://content.twilio.com/v1"

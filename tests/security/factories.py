@@ -15,6 +15,7 @@ from django.utils import timezone
 from audiences.models import (
     ConsentState,
     Contact,
+    ContactDeleteJob,
     ContactList,
     ImportJob,
     ImportRejection,
@@ -102,6 +103,8 @@ def build_world(tenant, *, actor, text: str = "Pune") -> dict[str, object]:
         social.set_secrets({"access_token": "x"})
         social.save()
         api_key, _raw = api_key_create(tenant=tenant, name=text[:80], actor=actor)
+        delete_job = ContactDeleteJob.objects.create(tenant=tenant, filter_query=f"q={text}"[:500],
+                                                     created_before=timezone.now(), total=1, created_by=actor)
         # A drip campaign (only those have a workflow) with one send step; an auto-reply trigger.
         journey = Campaign.objects.create(tenant=tenant, name=f"{text} journey"[:160], description=text,
                                           type=CampaignType.DRIP, channels=["email"], created_by=actor)
@@ -129,7 +132,7 @@ def build_world(tenant, *, actor, text: str = "Pune") -> dict[str, object]:
         "suppression": suppression, "import_job": import_job, "channel_config": config, "template": template,
         "campaign": campaign, "social_account": social, "api_key": api_key, "journey_campaign": journey,
         "workflow_step": step, "autoreply_trigger": trigger, "autoreply_handover": handover, "telegram_group": group,
-        "telegram_subscriber": subscriber,
+        "telegram_subscriber": subscriber, "contact_delete_job": delete_job,
     }
 
 

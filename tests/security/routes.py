@@ -73,6 +73,7 @@ ID_KINDS: dict[str, str] = {
     "t/<slug:tenant_slug>/settings/api-keys/<uuid:key_id>": "api_key",
     "t/<slug:tenant_slug>/audiences/contacts/export/segment/<uuid:pk>": "segment",
     "t/<slug:tenant_slug>/audiences/contacts/<uuid:pk>": "contact",
+    "t/<slug:tenant_slug>/audiences/contacts/delete-jobs/<uuid:pk>": "contact_delete_job",
     "t/<slug:tenant_slug>/audiences/tags/<uuid:pk>": "tag",
     "t/<slug:tenant_slug>/audiences/lists/<uuid:pk>": "contact_list",
     "t/<slug:tenant_slug>/audiences/suppressions/<uuid:pk>": "suppression",

@@ -6,6 +6,11 @@ providers over loopback, and launch-to-acceptance latency.
 Needs PostgreSQL and Redis (DATABASE_URL, REDIS_URL). It creates a throwaway tenant, prints its
 figures as a markdown table and deletes the tenant (unless --keep). The bare INSERT ... SELECT
 of the same rows into the same table is measured in the same run, and the ratio printed.
+
+Channels are dispatched one after the other, each by every worker (--together: all at once).
+Besides messages/s it prints the CPU time spent per message by the workers, the fake provider and
+this database's PostgreSQL backends (from /proc): on a shared machine wall-clock rates follow the
+neighbours' load, CPU per message does not.
 """
 
 from __future__ import annotations
@@ -45,9 +50,14 @@ class Command(BaseCommand):
         parser.add_argument("--contacts", type=int, default=100_000)
         parser.add_argument("--channels", default="sms,email")
         parser.add_argument("--workers", type=int, default=2, help="worker processes (concurrency 1 each)")
+        parser.add_argument("--together", action="store_true",
+                            help="dispatch every channel at once (default: one channel after the other, each with "
+                                 "every worker, which is what the per-channel targets are about)")
         parser.add_argument("--keep", action="store_true")
 
-    def handle(self, *args, contacts: int, channels: str, workers: int, keep: bool, **options):
+    def handle(self, *args, contacts: int, channels: str, workers: int, keep: bool, together: bool = False,
+               **options):
+        self.together = together
         if connection.vendor != "postgresql" or not settings.REDIS_URL:
             raise CommandError("bench_campaign needs PostgreSQL and Redis: set DATABASE_URL and REDIS_URL.")
         chosen = [c.strip() for c in channels.split(",") if c.strip()]
@@ -70,7 +80,7 @@ class Command(BaseCommand):
             # No status callbacks: no web server is listening, and the fake should only answer sends.
             httpx.post(f"{fake_url}/twilio/_config", json={"message_statuses": []}, timeout=10).raise_for_status()
             with tenant_scope(tenant):
-                rows = self._run(tenant, chosen, contacts, workers, fake_url, pool)
+                rows = self._run(tenant, chosen, contacts, workers, fake_url, pool, fake)
             self._print(rows, contacts, chosen, workers)
         finally:
             for proc in [*pool, fake]:
@@ -93,7 +103,7 @@ class Command(BaseCommand):
 
     # --- steps ----------------------------------------------------------------------------------
 
-    def _run(self, tenant, channels, contacts, workers, fake_url, pool) -> list[tuple[str, str]]:
+    def _run(self, tenant, channels, contacts, workers, fake_url, pool, fake) -> list[tuple[str, str]]:
         from campaigns import lifecycle
         from campaigns.engine.fanout import run_fan_out
         from campaigns.lifecycle import Action
@@ -127,6 +137,12 @@ class Command(BaseCommand):
         run_fan_out(run_id=run.pk)  # enqueues dispatch on commit; workers are not running yet
         fan_out = time.perf_counter() - start
 
+        # Every channel waits (not_before far ahead) until its phase releases it, so a phase's
+        # rate and CPU belong to its own channels.
+        table = Delivery._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {table} SET not_before = now() + interval '1 day' "
+                           "WHERE run_id = %s AND status = 'pending'", [run.pk])
         self.stdout.write(f"Dispatch with {workers} worker process(es) ...")
         env = {**os.environ, "TWILIO_API_BASE": f"{fake_url}/twilio", "SENDGRID_API_HOST": f"{fake_url}/sendgrid",
                "LOG_LEVEL": "WARNING"}
@@ -135,28 +151,49 @@ class Command(BaseCommand):
                 [sys.executable, "-m", "celery", "-A", "config", "worker", "-c", "1", "-P", "prefork",
                  "--without-gossip", "--without-mingle", "-n", f"bench{n}@%h"],
                 cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
-        # One dispatcher per worker process and channel, so every process has work on every channel.
         from campaigns.tasks import run_dispatch_task
 
-        for _ in range(workers - 1):
-            for ch in channels:
-                run_dispatch_task.delay(tenant.pk, str(run.pk), ch)
-        samples: dict[str, list[tuple[float, int]]] = {ch: [] for ch in channels}
-        deadline = time.monotonic() + 3600
-        while time.monotonic() < deadline:
-            now = time.monotonic()
-            sent = dict(RunChannelStats.objects.filter(run=run).values_list("channel", "sent"))
-            for ch in channels:
-                samples[ch].append((now, sent.get(ch, 0)))
-            if all(sent.get(ch, 0) >= contacts for ch in channels):
-                break
-            time.sleep(0.5)
-        rates = {ch: self._sustained_rate(samples[ch], contacts) for ch in channels}
-        latency = list(Delivery.objects.filter(run=run, sent_at__isnull=False).extra(
-            select={"ms": "EXTRACT(EPOCH FROM (sent_at - %s)) * 1000"}, select_params=[launched]
-        ).values_list("ms", flat=True).order_by("ms")[::max(1, rows // 20000)])
-        p50 = statistics.quantiles(latency, n=100)[49] / 1000 if latency else 0
-        p95 = statistics.quantiles(latency, n=100)[94] / 1000 if latency else 0
+        phases = [channels] if self.together else [[ch] for ch in channels]
+        rates: dict[str, float] = {}
+        cpu_rows: list[tuple[str, str]] = []
+        latency_rows: list[tuple[str, str]] = []
+        for phase in phases:
+            with connection.cursor() as cursor:
+                cursor.execute(f"UPDATE {table} SET not_before = NULL WHERE run_id = %s AND status = 'pending' "
+                               "AND channel = ANY(%s)", [run.pk, phase])
+            phase_start = self._phase_start = timezone.now()
+            self._pg_seen: dict[int, tuple[float, float]] = {}  # backend pid -> (CPU at first sight, latest)
+            before = self._cpu(pool, fake)
+            # One dispatcher per worker process and channel, so every process has work on every channel.
+            for _ in range(workers):
+                for ch in phase:
+                    run_dispatch_task.delay(tenant.pk, str(run.pk), ch)
+            samples: dict[str, list[tuple[float, int]]] = {ch: [] for ch in phase}
+            deadline = time.monotonic() + 3600
+            while time.monotonic() < deadline:
+                now = time.monotonic()
+                sent = dict(RunChannelStats.objects.filter(run=run).values_list("channel", "sent"))
+                for ch in phase:
+                    samples[ch].append((now, sent.get(ch, 0)))
+                if all(sent.get(ch, 0) >= contacts for ch in phase):
+                    break
+                self._cpu(pool, fake)  # keeps sight of backends that close before the phase ends
+                time.sleep(0.5)
+            after = self._cpu(pool, fake)
+            for ch in phase:
+                rates[ch] = self._sustained_rate(samples[ch], contacts)
+            label = "+".join(phase)
+            sent_total = sum(samples[ch][-1][1] - samples[ch][0][1] for ch in phase) or 1
+            per = {k: (after[k] - before[k]) / sent_total * 1e6 for k in after}
+            cpu_rows.append((f"CPU per {label} message: workers / fake provider / PostgreSQL",
+                             f"{per['workers']:,.0f} / {per['fake']:,.0f} / {per['postgres']:,.0f} µs"))
+            latency = list(Delivery.objects.filter(run=run, channel__in=phase, sent_at__isnull=False).extra(
+                select={"ms": "EXTRACT(EPOCH FROM (sent_at - %s)) * 1000"}, select_params=[phase_start]
+            ).values_list("ms", flat=True).order_by("ms")[::max(1, contacts * len(phase) // 20000)])
+            p50 = statistics.quantiles(latency, n=100)[49] / 1000 if len(latency) > 1 else 0
+            p95 = statistics.quantiles(latency, n=100)[94] / 1000 if len(latency) > 1 else 0
+            latency_rows.append((f"Dispatch start -> provider acceptance p50 / p95 ({label})",
+                                 f"{p50:.1f} s / {p95:.1f} s"))
         cost = RunChannelStats.objects.filter(run=run).aggregate(cost=Sum("cost"))["cost"] or Decimal(0)
         out = [
             ("Contacts x channels", f"{contacts:,} x {len(channels)} = {rows:,} deliveries"),
@@ -164,11 +201,44 @@ class Command(BaseCommand):
             ("Fan-out (audience + skip rules)", f"{fan_out:.1f} s ({rows / fan_out:,.0f} rows/s), "
                                                 f"{fan_out / bare:.2f}x the bare insert"),
         ]
+        mode = "channels together" if self.together else "one channel at a time"
         for ch in channels:
-            out.append((f"Dispatch {ch} (sustained, 10%-90%)", f"{rates[ch]:,.0f} messages/s"))
-        out += [("Launch -> provider acceptance p50 / p95", f"{p50:.1f} s / {p95:.1f} s"),
-                ("Total cost recorded", f"{cost}")]
+            out.append((f"Dispatch {ch} (sustained, 10%-90%, {mode})", f"{rates[ch]:,.0f} messages/s"))
+        out += [*cpu_rows, *latency_rows, ("Total cost recorded", f"{cost}"),
+                ("Load average (1 / 5 / 15 min) at the end", " / ".join(f"{x:.1f}" for x in os.getloadavg()))]
         return out
+
+    def _cpu(self, pool, fake) -> dict[str, float]:
+        """CPU seconds so far of the worker process groups and the fake provider, and the CPU this
+        database's PostgreSQL backends used since the phase began (other databases on the server are
+        not counted; a backend that appears later counts from its start, one that closes keeps
+        what was last seen of it)."""
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pid, backend_start < %s FROM pg_stat_activity "
+                           "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                           "AND backend_type = 'client backend'",  # not autovacuum
+                           [self._phase_start])
+            backends = dict(cursor.fetchall())
+        groups = {proc.pid: "workers" for proc in pool}
+        groups[fake.pid] = "fake"
+        totals = {"workers": 0.0, "fake": 0.0, "postgres": 0.0}
+        tick = os.sysconf("SC_CLK_TCK")
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            pid, pgrp = int(entry.name), int(fields[2])
+            seconds = (int(fields[11]) + int(fields[12])) / tick
+            if pgrp in groups:
+                totals[groups[pgrp]] += seconds
+            elif pid in backends:
+                first, _ = self._pg_seen.get(pid, (seconds if backends[pid] else 0.0, 0.0))
+                self._pg_seen[pid] = (first, seconds)
+        totals["postgres"] = sum(latest - first for first, latest in self._pg_seen.values())
+        return totals
 
     def _seed_contacts(self, tenant, n: int) -> None:
         from audiences.models import Contact
@@ -250,6 +320,7 @@ class Command(BaseCommand):
         mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
         self.stdout.write("")
         self.stdout.write(f"bench_campaign --contacts {contacts} --channels {','.join(channels)} --workers {workers}"
+                          f"{' --together' if self.together else ''}"
                           f"  ({cores} cores, {mem_gb:.0f} GiB)")
         self.stdout.write("| Measure | Result |")
         self.stdout.write("|---|---|")
