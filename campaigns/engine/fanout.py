@@ -180,6 +180,9 @@ def _fan_out(run: CampaignRun, channel: str) -> int:
     return fan_out_channel(run=run, channel=channel)
 
 
+ANALYZE_AFTER_ROWS = 20_000  # a fan-out this large changes the deliveries table's statistics
+
+
 def run_fan_out(*, run_id) -> CampaignRun | None:
     """Materialize a run's deliveries once, then mark it sending. Safe to call again after a crash."""
     claimed = CampaignRun.objects.filter(pk=run_id, status__in=(RunStatus.PENDING, RunStatus.FANNING_OUT)).update(
@@ -192,10 +195,18 @@ def run_fan_out(*, run_id) -> CampaignRun | None:
          for ch in run.campaign.channels],
         ignore_conflicts=True,
     )
+    added_total = 0
     for channel in run.campaign.channels:
         with transaction.atomic():
             added = _fan_out(run, channel)
+        added_total += added
         logger.info("Run %s: %s fan-out added %d deliveries", run.pk, channel, added)
+    if added_total >= ANALYZE_AFTER_ROWS and connection.vendor == "postgresql":
+        # Fresh statistics before dispatch plans its claims: with the planner still believing the
+        # pending index nearly empty, each claim's UPDATE scanned it whole (seconds per batch at a
+        # million rows). Autovacuum notices too late, or not at all where it is off.
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {Delivery._meta.db_table}")
 
     with transaction.atomic():
         totals = Delivery.objects.filter(run=run).values("channel").annotate(
