@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.signing import b64_decode, b64_encode
 from django.urls import reverse
-from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.crypto import constant_time_compare
 
 from analytics.models import TrackedLink
+from config.signing import salted_hmac_sha256
 
 MAC_BYTES = 12
 MAC_CHARS = 16  # base64 of 12 bytes, no padding
@@ -44,7 +45,7 @@ class ClickToken:
 
 
 def _mac(payload: str, *, salt: str, tenant_id: int) -> str:
-    digest = salted_hmac(f"{salt}:{tenant_id}", payload, algorithm="sha256").digest()[:MAC_BYTES]
+    digest = salted_hmac_sha256(f"{salt}:{tenant_id}", payload).digest()[:MAC_BYTES]
     return b64_encode(digest).decode()
 
 

@@ -35,6 +35,7 @@ from audiences.models import (
     Tag,
     consent_field,
 )
+from config.signing import signing_dumps
 
 logger = logging.getLogger(__name__)
 
@@ -299,7 +300,7 @@ _UNSUBSCRIBE_SALT = "audiences.unsubscribe.v1"
 def unsubscribe_token(*, contact: Contact, channel: str = "") -> str:
     # Not compress=True: zlib never shortens this payload (a hex UUID), so the token is the same
     # without it, and every email computes two of these at send time.
-    return signing.dumps({"t": contact.tenant_id, "c": contact.pk.hex, "ch": channel}, salt=_UNSUBSCRIBE_SALT)
+    return signing_dumps({"t": contact.tenant_id, "c": contact.pk.hex, "ch": channel}, salt=_UNSUBSCRIBE_SALT)
 
 
 def unsubscribe_token_read(token: str) -> tuple[int, str, str] | None:

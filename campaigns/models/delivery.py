@@ -94,6 +94,12 @@ class Delivery(TenantOwnedModel):
     # No single-column indexes on run, campaign and contact: each leads a composite index below
     # (delivery_unique_recipient, delivery_campaign_status, delivery_contact_recent), which serves
     # the same lookups and cascades, and every insert and status change paid for the extra three.
+    # None on tenant and channel_config either: every tenant query here also filters on a column an
+    # index leads with (run, campaign, contact, sent_at, failed_at), and only deleting a tenant or a
+    # channel configuration reads by them alone. Each index costs every delivery three entries
+    # (fan-out, claim, outcome: an UPDATE that changes an indexed column rewrites them all).
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+", editable=False,
+                               db_index=False)
     run = models.ForeignKey(CampaignRun, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
     contact = models.ForeignKey("audiences.Contact", null=True, blank=True, on_delete=models.SET_NULL,
@@ -106,7 +112,7 @@ class Delivery(TenantOwnedModel):
     attempts = models.PositiveSmallIntegerField(default=0)
     is_test = models.BooleanField(default=False)
     channel_config = models.ForeignKey("channels.ChannelConfig", null=True, blank=True, on_delete=models.SET_NULL,
-                                       related_name="+")
+                                       related_name="+", db_index=False)
     provider_message_id = models.CharField(max_length=120, blank=True)
     not_before = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
