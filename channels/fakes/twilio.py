@@ -80,6 +80,16 @@ def _basic(request: web.Request) -> tuple[str, str] | None:
     return user, password
 
 
+async def _form_params(request: web.Request, repeated: str = "") -> dict[str, Any]:
+    """The form's fields (the last value of each), and the `repeated` field's values as a list."""
+    form = await request.post()
+    params: dict[str, Any] = {k: v for k, v in form.items() if isinstance(v, str)}
+    values = [v for v in form.getall(repeated, []) if isinstance(v, str)] if repeated else []
+    if values:
+        params[repeated] = values
+    return params
+
+
 def sign(token: str, url: str, params: dict[str, str]) -> str:
     return RequestValidator(token).compute_signature(url, params)
 
@@ -153,12 +163,8 @@ def add_routes(app: web.Application, state: Any) -> None:
                                   "uri": f"/2010-04-01/Accounts/{sid}.json"})
 
     async def messages(request: web.Request) -> web.Response:
-        form = dict((await request.post()).items())
-        params = {k: v for k, v in form.items() if isinstance(v, str)}
-        params_multi = await request.post()
-        media = [v for v in params_multi.getall("MediaUrl", []) if isinstance(v, str)]
-        if media:
-            params["MediaUrl"] = media
+        params = await _form_params(request, repeated="MediaUrl")
+        media = params.get("MediaUrl", [])
         entry = fake.record(kind="message", sid=request.match_info["sid"], params=params)
         token, bad = await authenticate(request, entry)
         if bad is not None:
@@ -205,11 +211,7 @@ def add_routes(app: web.Application, state: Any) -> None:
         }, status=201)
 
     async def calls(request: web.Request) -> web.Response:
-        form = await request.post()
-        params = {k: v for k, v in form.items() if isinstance(v, str)}
-        events = [v for v in form.getall("StatusCallbackEvent", []) if isinstance(v, str)]
-        if events:
-            params["StatusCallbackEvent"] = events
+        params = await _form_params(request, repeated="StatusCallbackEvent")
         entry = fake.record(kind="call", resource="Call", sid=request.match_info["sid"], params=params)
         token, bad = await authenticate(request, entry)
         if bad is not None:
@@ -253,8 +255,7 @@ def add_routes(app: web.Application, state: Any) -> None:
         }, status=201)
 
     async def update_call(request: web.Request) -> web.Response:
-        form = await request.post()
-        params = {k: v for k, v in form.items() if isinstance(v, str)}
+        params = await _form_params(request)
         entry = fake.record(kind="call", resource="CallUpdate", sid=request.match_info["sid"],
                             call_sid=request.match_info["call"], params=params)
         _token, bad = await authenticate(request, entry)
