@@ -323,45 +323,28 @@ def contact_consent_rows(contact: Contact) -> list[dict]:
              "address": contact.address_for(channel), "unreachable": unreachable_reason(contact, channel)}
             for channel in CONSENT_CHANNELS]
 def _audience_counts_joined(contacts: QuerySet[Contact], channels: list[str], tenant_id: int) -> dict[str, int]:
-    """audience_counts from Contact.reach minus suppressed addresses, in three small queries.
+    """audience_counts from Contact.reach and Contact.suppressed: one GROUP BY over the audience.
 
     reachable_q as written (correlated EXISTS inside COUNT(...) FILTER) costs an index probe per
-    contact and channel, seconds at a million contacts. Here the contact-local part of it (address
-    present, consent allows) is the stored `reach` bit mask, so per-channel counts are one GROUP BY
-    over one small column ("everyone" is an index-only scan of (tenant, reach)); the suppression
-    list lives in another table and is counted from its side, which is small: contacts whose
-    email or phone is suppressed are subtracted. The rules
-    are reachable_q's (tests/audiences/test_segments_property.py compares the two on random data).
+    contact and channel, seconds at a million contacts. Here its contact-local part (address
+    present, consent allows) is the stored `reach` bit mask and its suppression part the
+    trigger-kept `suppressed` mask, so the per-channel counts are one GROUP BY over two small
+    columns ("everyone" is an index-only scan of (tenant, reach, suppressed)). The rules are
+    reachable_q's (tests/audiences/test_segments_property.py compares the two on random data).
     """
     try:
-        inner_sql, inner_params = contacts.order_by().values("id", "email", "phone", "reach").query.sql_with_params()
+        inner_sql, inner_params = contacts.order_by().values("reach", "suppressed").query.sql_with_params()
     except EmptyResultSet:  # an audience that can match nobody (e.g. contacts.none())
         return dict.fromkeys(["total", *channels], 0)
-    phone_bits = sum(REACH_BITS[c] for c in ("sms", "whatsapp", "voice"))
     with transaction.atomic(), connection.cursor() as cursor:
         # A preview is a short query whose cost estimate at a million rows crosses jit_above_cost;
         # compiling it takes longer than running it.
         cursor.execute("SET LOCAL jit = off")
-        cursor.execute(f"SELECT c.reach, COUNT(*) FROM ({inner_sql}) c GROUP BY c.reach", inner_params)
-        by_mask = cursor.fetchall()
-        # The corrections start from the small side (a suppression list) and look each address up in the audience by key: LATERAL ... LIMIT 1 keeps the planner
-        # from turning them into a hash join that reads every contact of the tenant, and "<> ''"
-        # lets it use the partial unique indexes of email and phone.
-        suppressed = f"FROM {Suppression._meta.db_table} s CROSS JOIN LATERAL (SELECT c.reach FROM ({inner_sql}) c " \
-                     "WHERE c.{column} = s.value AND c.{column} <> '' AND c.reach & {bits} <> 0 LIMIT 1) x " \
-                     "WHERE s.tenant_id = %s AND s.kind = %s"
-        cursor.execute("SELECT COUNT(*) " + suppressed.format(column="email", bits=REACH_BITS["email"]),
-                       [*inner_params, tenant_id, SuppressionKind.EMAIL])
-        email_suppressed = cursor.fetchone()[0]
-        cursor.execute("SELECT x.reach, COUNT(*) " + suppressed.format(column="phone", bits=phone_bits)
-                       + " GROUP BY x.reach", [*inner_params, tenant_id, SuppressionKind.PHONE])
-        phone_suppressed = cursor.fetchall()
-    counts = {"total": sum(n for _, n in by_mask)}
+        cursor.execute(f"SELECT c.reach, c.suppressed, COUNT(*) FROM ({inner_sql}) c GROUP BY c.reach, c.suppressed",
+                       inner_params)
+        groups = cursor.fetchall()
+    counts = {"total": sum(n for _, _, n in groups)}
     for channel in channels:
         bit = REACH_BITS[channel]
-        counts[channel] = sum(n for mask, n in by_mask if mask & bit)
-        if channel == "email":
-            counts[channel] -= email_suppressed
-        elif bit & phone_bits:
-            counts[channel] -= sum(n for mask, n in phone_suppressed if mask & bit)
+        counts[channel] = sum(n for mask, suppressed, n in groups if mask & ~suppressed & bit)
     return counts

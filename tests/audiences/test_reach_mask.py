@@ -75,3 +75,48 @@ def test_suppressed_addresses_are_left_out_of_the_counts_though_the_mask_has_the
                                          "voice": 0}
     assert audience_counts(everyone) == {"total": 2, **{c: everyone.filter(reachable_q(c)).count()
                                                         for c in CONSENT_CHANNELS}}
+
+
+def suppressed_channels(contact: Contact) -> set[str]:
+    suppressed = Contact.objects.values_list("suppressed", flat=True).get(pk=contact.pk)
+    return {channel for channel, bit in REACH_BITS.items() if suppressed & bit}
+
+
+def counted(contact: Contact) -> set[str]:
+    """The channels the preview counts this contact in."""
+    counts = audience_counts(Contact.objects.filter(pk=contact.pk))
+    return {channel for channel in CONSENT_CHANNELS if counts[channel]}
+
+
+def test_the_suppressed_mask_follows_the_suppression_list_and_address_changes(in_tenant_a, tenant_b):
+    tenant = in_tenant_a
+    asha = Contact.objects.create(tenant=tenant, email="asha@example.com", phone="+919812345671",
+                                  consent_sms="opted_in", consent_whatsapp="opted_in")
+    assert counted(asha) == reachable(asha) == {"email", "sms", "whatsapp"}
+
+    # A suppression of another workspace changes nothing here.
+    Suppression.objects.create(tenant=tenant_b, kind="email", value="asha@example.com")
+    assert suppressed_channels(asha) == set()
+
+    email = Suppression.objects.create(tenant=tenant, kind="email", value="asha@example.com")
+    assert suppressed_channels(asha) == {"email"}
+    assert counted(asha) == reachable(asha) == {"sms", "whatsapp"}
+    stale = Contact.objects.get(pk=asha.pk)
+    phone = Suppression.objects.create(tenant=tenant, kind="phone", value="+919812345671")
+    assert counted(asha) == reachable(asha) == set()
+    # A contact saved from a copy read before the phone suppression does not write the old flags back.
+    stale.first_name = "Asha"
+    stale.save()
+    assert counted(asha) == reachable(asha) == set()
+
+    # A new address is checked against the list; so is a new contact with a suppressed address.
+    asha.email = "asha.new@example.com"
+    asha.save()
+    assert counted(asha) == reachable(asha) == {"email"}
+    ravi = Contact.objects.create(tenant=tenant, email="asha@example.com")
+    assert counted(ravi) == reachable(ravi) == set()
+
+    email.delete()
+    phone.delete()
+    assert counted(ravi) == reachable(ravi) == {"email"}
+    assert counted(asha) == reachable(asha) == {"email", "sms", "whatsapp"}

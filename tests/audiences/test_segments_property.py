@@ -257,7 +257,7 @@ def test_compiled_rules_select_exactly_what_the_rules_say(in_tenant_a, people, s
                       .values_list("pk", flat=True))
             expected = {pk for pk, person in zip(ids, people, strict=True) if evaluate(rules, person) is not False}
             assert got == expected, rules
-        # The preview's counts (the stored reach mask plus suppression and push corrections) agree
+        # The preview's counts (the stored reach and suppressed masks, kept by triggers) agree
         # with reachable_q, the definition the fan-out uses, for a segment and for everyone.
         everyone = Contact.objects.filter(tenant=in_tenant_a)
         for audience in (everyone.filter(compile_rules(trees[0], now=NOW)), everyone):
