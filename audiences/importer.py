@@ -35,7 +35,7 @@ from functools import cache
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -759,12 +759,6 @@ _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\
 _COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
 
 
-def _copy_text(value: str | None) -> str:
-    if value is None:
-        return "\\N"
-    return value.translate(_COPY_ESCAPES) if _COPY_SPECIAL.search(value) else value
-
-
 class _CopyEncoder:
     """StagedRow -> one line of COPY text for audiences_import_in (runs in the parsing process).
 
@@ -777,11 +771,15 @@ class _CopyEncoder:
         rand = int.from_bytes(os.urandom(10))
         new_id = ((time.time_ns() // 1_000_000) << 80 | 0x7 << 76 | (rand >> 68) << 64 | 0b10 << 62
                   | rand & 0x3FFF_FFFF_FFFF_FFFF)
+        fields = [values.get(c) for c in _FIELD_COLUMNS]
+        fields.append(json.dumps(row.attributes) if row.attributes else None)
+        fields.append(",".join(row.tag_names) if row.tag_names else None)
+        # One look for characters COPY must escape in the whole row (there rarely are any).
+        if _COPY_SPECIAL.search("\x00".join(f for f in fields if f is not None)):
+            fields = [None if f is None else f.translate(_COPY_ESCAPES) for f in fields]
         return "\t".join((
             str(row.row_number), row.match_kind, f"{new_id:032x}",
-            *(_copy_text(values.get(c)) for c in _FIELD_COLUMNS),
-            _copy_text(json.dumps(row.attributes)) if row.attributes else "\\N",
-            _copy_text(",".join(row.tag_names)) if row.tag_names else "\\N",
+            *(f if f is not None else "\\N" for f in fields),
             *(row.consent.get(c, "\\N") for c in CONSENT_CHANNELS),
         )) + "\n"
 
@@ -869,12 +867,22 @@ def _apply_chunk_copy(job: ImportJob, chunk: _Chunk, extra_tag_ids: list[str], *
                 *(f"COALESCE(s.{c}, '{ContactRole.CUSTOMER.value if c == 'role' else ''}')" for c in _FIELD_COLUMNS),
                 "COALESCE(s.attributes, '{}'::jsonb)",
                 *(f"COALESCE(s.c_{c}, 'unknown')" for c in CONSENT_CHANNELS), "now()", "now()"]
-            cur.execute(f"""
+            insert = f"""
                 INSERT INTO audiences_contact ({", ".join(insert_columns)})
                 SELECT {", ".join(insert_values)} FROM audiences_import_rows s WHERE s.contact_id IS NULL
-                ON CONFLICT DO NOTHING
-            """, params)
+            """
+            # A plain INSERT first: ON CONFLICT makes every row a speculative insertion (a probe of
+            # each unique index and a lock before the row goes in, about 6 µs of a new contact's
+            # 35). A conflict is rare (see below): the savepoint then undoes the chunk's insert
+            # and it is done again the careful way.
+            cur.execute("SAVEPOINT audiences_import_insert")
+            try:
+                cur.execute(insert, params)
+            except IntegrityError:
+                cur.execute("ROLLBACK TO SAVEPOINT audiences_import_insert")
+                cur.execute(insert + " ON CONFLICT DO NOTHING", params)
             result.created = cur.rowcount
+            cur.execute("RELEASE SAVEPOINT audiences_import_insert")
             if result.created < new:
                 # Someone else saved one of these addresses after our lookup (not another import:
                 # they wait for the lock). Leave those rows out of everything below.

@@ -99,11 +99,13 @@ def _region_plan(region: str) -> _RegionPlan | None:
     general = _desc(metadata.general_desc)
     if general is None:
         return None
-    # The order and the mobile/fixed-line rule of phonenumbers' _number_type_helper: any match is valid.
+    # The types and the mobile/fixed-line rule of phonenumbers' _number_type_helper: any match is
+    # valid, so the order only decides how soon a number is found. Mobiles first: most imported
+    # numbers are mobiles (an Indian mobile was tried against nine patterns before its own).
     descs = [metadata.premium_rate, metadata.toll_free, metadata.shared_cost, metadata.voip,
              metadata.personal_number, metadata.pager, metadata.uan, metadata.voicemail, metadata.fixed_line]
     if not metadata.same_mobile_and_fixed_line_pattern:
-        descs.append(metadata.mobile)
+        descs.insert(0, metadata.mobile)
     return _RegionPlan(
         country_code=str(metadata.country_code),
         idd_prefix=re.compile(metadata.international_prefix) if metadata.international_prefix else None,

@@ -6,6 +6,7 @@ import datetime as dt
 import re
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from audiences import selectors
@@ -197,3 +198,30 @@ def test_a_small_filtered_selection_pages_the_same_when_sorted_instead_of_walked
 
     assert walk(True) == walk(False)
     assert len(walk(True)[0]) == 7
+
+
+def test_a_number_fragment_matches_phones_only_and_words_match_any_of_the_four_columns(owner_client, tenant_a, people):
+    # The digits are in Ravi's email, not in his phone: a number fragment means a phone.
+    make(tenant_a, 4, first_name="Ravi", last_name="Shah", email="ravi.55501@example.com", phone="+919811100000")
+    shah = Contact.objects.get(last_name="Shah")
+    html = owner_client.get(f"{grid(tenant_a)}?q=55501").content.decode()
+    assert str(shah.pk) not in ids_on(html)
+    # A name and a fragment of the number together narrow to the one contact.
+    html = owner_client.get(f"{grid(tenant_a)}?q=ravi+98111").content.decode()
+    assert ids_on(html) == [str(shah.pk)]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="trigram indexes are PostgreSQL only")
+@pytest.mark.parametrize("text", ["kapoor", "asha kapoor", "98765", "(987)"])
+def test_fragment_searches_can_use_the_trigram_index(in_tenant_a, people, text):
+    # At a million contacts the grid's search must not read the tenant's every row: the query's
+    # expression has to be the index's. With scans forbidden, a usable index is what is left (the
+    # search's own condition alone, or the tenant's indexes would be the cheaper way on a few rows).
+    query = Contact._base_manager.filter(selectors.search_q(text, region="IN"))
+    sql, params = query.query.sql_with_params()
+    with connection.cursor() as cur:
+        cur.execute("SET LOCAL enable_seqscan = off")
+        cur.execute("SET LOCAL enable_indexscan = off")
+        cur.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cur.fetchall())
+    assert "contact_search_all_trgm" in plan

@@ -286,3 +286,26 @@ def test_tag_names_from_the_file_reuse_existing_tags_whatever_their_case(tenant_
     with tenant_scope(tenant_a):
         assert sorted(Tag.objects.values_list("name", flat=True)) == ["New one", "VIP"]
         assert vip.contacts.filter(email="t@example.com").exists()
+
+
+def test_a_contact_saved_between_the_lookup_and_the_insert_rejects_only_that_row(tenant_a, engine):
+    if engine == "orm":
+        pytest.skip("the race is handled by the PostgreSQL merge")
+    from django.db import connection
+
+    def save_first(execute, sql, params, many, context):
+        # Someone saves asha@example.com after the import looked its addresses up.
+        if sql.lstrip().startswith("INSERT INTO audiences_contact ("):
+            with tenant_scope(tenant_a):
+                Contact.objects.get_or_create(tenant=tenant_a, email="asha@example.com",
+                                              defaults={"first_name": "Saved meanwhile"})
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(save_first):
+        job = run_import(tenant_a, "first_name,email\nAsha,asha@example.com\nRavi,ravi@example.com\n")
+
+    assert (job.created_count, job.rejected_count) == (1, 1)
+    assert "saved at the same moment" in rejections(job)[2]
+    people = contacts(tenant_a)
+    assert people["asha@example.com"].first_name == "Saved meanwhile"
+    assert people["ravi@example.com"].first_name == "Ravi"
