@@ -18,6 +18,9 @@ def test_bench_all_writes_each_target_with_its_figure_and_verdict(tmp_path):
     report = out.read_text()
     assert report.startswith("# Benchmarks: ")
     assert " cores, " in report.splitlines()[0] and "GiB" in report.splitlines()[0]
+    # The server settings the figures depend on are stated with them.
+    assert any(line.startswith("PostgreSQL: server_version ") and "shared_buffers " in line
+               for line in report.splitlines())
     table = [line for line in report.splitlines() if line.startswith("| Dashboard < 200 ms with 2,000 deliveries")]
     assert len(table) == 3  # dashboard, 90-day dashboard, chart JSON
     for row in table:

@@ -42,6 +42,18 @@ def _memory_gib() -> str:
         return "unknown memory"
 
 
+def _server_settings() -> str:
+    """The server settings the figures depend on most (a full scan of a million contacts is
+    several times slower when the table does not fit in shared_buffers)."""
+    names = ("server_version", "shared_buffers", "work_mem", "max_parallel_workers_per_gather", "autovacuum")
+    with connection.cursor() as cursor:
+        values = []
+        for name in names:
+            cursor.execute(f"SHOW {name}")
+            values.append(f"{name} {cursor.fetchone()[0]}")
+    return ", ".join(values)
+
+
 class Tee(io.TextIOBase):
     """Writes to the terminal as it goes and keeps a copy for the report."""
 
@@ -93,6 +105,7 @@ class Command(BaseCommand):
         report = [f"# Benchmarks: {os.cpu_count()} cores, {_memory_gib()}, {platform.python_implementation()} "
                   f"{platform.python_version()}, started {started}", "",
                   f"Load average when it ended: {', '.join(f'{x:.1f}' for x in os.getloadavg())}", "",
+                  f"PostgreSQL: {_server_settings()}", "",
                   markdown_table(rows)]
         for command_line, text in outputs:
             report += [f"## {command_line}", "", "```", text.rstrip(), "```", ""]
