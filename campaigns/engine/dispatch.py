@@ -344,14 +344,15 @@ _OUTCOME_COLUMNS = {
 }
 
 
-def _write_back(*, claim_time, outcomes: dict[int, dict]) -> int:
-    """One UPDATE ... FROM (VALUES ...) for the whole batch, touching only rows this batch still holds.
+def _write_back(*, claim_time, outcomes: dict[int, dict]) -> set[int]:
+    """One UPDATE ... FROM (VALUES ...) for the whole batch, touching only rows this batch still
+    holds (status "sending", its claim time); returns the ids it updated.
 
     A None in an outcome keeps the column's value. (Django's bulk_update builds a CASE per row
     and column, which costs more Python time than the send itself at these batch sizes.)
     """
     if not outcomes:
-        return 0
+        return set()
     pg = connection.vendor == "postgresql"
     names = list(_OUTCOME_COLUMNS)
     fields = {name: Delivery._meta.get_field(name) for name in names}
@@ -373,14 +374,15 @@ def _write_back(*, claim_time, outcomes: dict[int, dict]) -> int:
         UPDATE {table} SET {assignments}
         FROM v
         WHERE {table}.id = {"CAST(v.id AS bigint)" if pg else "v.id"} AND {table}.status = %s AND {table}.claimed_at = %s
+        RETURNING {table}.id
     """
     params += [DeliveryStatus.SENDING.value, fields["sent_at"].get_db_prep_save(claim_time, connection)]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.rowcount
+        return {row[0] for row in cursor.fetchall()}
 
 
-def _write_back_arrays(*, claim_time, outcomes: dict[int, dict], names: list[str], fields: dict) -> int:
+def _write_back_arrays(*, claim_time, outcomes: dict[int, dict], names: list[str], fields: dict) -> set[int]:
     """PostgreSQL: the same UPDATE over unnest() of one array per column. The statement's text no
     longer grows with the batch (psycopg parsed a 10,000-placeholder query on every batch)."""
     # The values are already what psycopg adapts (str, aware datetime, Decimal, int); choices
@@ -395,8 +397,9 @@ def _write_back_arrays(*, claim_time, outcomes: dict[int, dict], names: list[str
         constants = [None if first.get(name) is None else _plain(first[name]) for name in names]
         with connection.cursor() as cursor:
             cursor.execute(f"UPDATE {table} SET {assignments} WHERE id = ANY(%s::bigint[]) AND status = %s "
-                           "AND claimed_at = %s", [*constants, list(outcomes), DeliveryStatus.SENDING.value, claimed])
-            return cursor.rowcount
+                           "AND claimed_at = %s RETURNING id",
+                           [*constants, list(outcomes), DeliveryStatus.SENDING.value, claimed])
+            return {row[0] for row in cursor.fetchall()}
     columns: list[list] = [list(outcomes)]
     for name in names:
         column = [values.get(name) for values in outcomes.values()]
@@ -409,10 +412,11 @@ def _write_back_arrays(*, claim_time, outcomes: dict[int, dict], names: list[str
         UPDATE {table} SET {assignments}
         FROM unnest({arrays}) AS v(id, {", ".join(names)})
         WHERE {table}.id = v.id AND {table}.status = %s AND {table}.claimed_at = %s
+        RETURNING {table}.id
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, [*columns, DeliveryStatus.SENDING.value, claimed])
-        return cursor.rowcount
+        return {row[0] for row in cursor.fetchall()}
 
 
 def _plain(value):
@@ -662,15 +666,24 @@ def _deliveries_record(*, run, channel, claim_time, outcome, results, deliveries
                             "error_code": "no_result", "error_message": "The provider adapter returned no result."}
 
     with transaction.atomic():
-        held = _held(list(outcomes), claim_time)
-        owned = {pk: o for pk, o in outcomes.items() if held.get(pk) == DeliveryStatus.SENDING}
-        moved = moved_readdress(deliveries=deliveries, outcomes=owned, now=now)
-        _write_back(claim_time=claim_time, outcomes=owned)
+        moved = []
+        if any("moved_to" in o for o in outcomes.values()):
+            # Re-addressing reads and writes the rows first: lock the ones this batch still holds.
+            held = _held(list(outcomes), claim_time)
+            owned = {pk: o for pk, o in outcomes.items() if held.get(pk) == DeliveryStatus.SENDING}
+            moved = moved_readdress(deliveries=deliveries, outcomes=owned, now=now)
+            _write_back(claim_time=claim_time, outcomes=owned)
+        else:
+            # The write-back's own conditions (still "sending", still our claim time) decide
+            # which rows are ours; no lock beforehand (a row lock per delivery, its own WAL record).
+            written = _write_back(claim_time=claim_time, outcomes=outcomes)
+            owned = {pk: o for pk, o in outcomes.items() if pk in written}
         # A status callback may have overtaken this write-back (and counted the send): keep its
         # status, add what only we know.
         for pk, o in outcomes.items():
-            if o["status"] == DeliveryStatus.SENT and held.get(pk) in ACCEPTED_STATUSES:
-                Delivery.objects.filter(pk=pk).update(provider_message_id=o["provider_message_id"], cost=o["cost"])
+            if o["status"] == DeliveryStatus.SENT and pk not in owned:
+                Delivery.objects.filter(pk=pk, claimed_at=claim_time, status__in=ACCEPTED_STATUSES).update(
+                    provider_message_id=o["provider_message_id"], cost=o["cost"])
         outcome.sent = sum(1 for o in owned.values() if o["status"] == DeliveryStatus.SENT)
         outcome.failed = sum(1 for o in owned.values() if o["status"] == DeliveryStatus.FAILED)
         outcome.retried = sum(1 for o in owned.values() if o["status"] == DeliveryStatus.PENDING)

@@ -309,6 +309,40 @@ def test_status_events_only_move_forward_and_keep_each_stage_time(scoped):
     assert counters.reconcile(run) == {}
 
 
+def test_a_delivery_receipt_that_overtakes_the_write_back_is_kept_and_counted_once(scoped, monkeypatch):
+    from channels.providers.sandbox import Sandbox
+
+    contact(scoped, 1)
+    contact(scoped, 2)
+    run = start(campaign(scoped, channels=("email",)))
+    config = ChannelConfig.objects.get(channel="email")
+    send = Sandbox.send
+
+    def send_and_receipt_first(self, messages):
+        results = send(self, messages)
+        # The provider's "delivered" receipt for the first message lands (on another connection)
+        # before dispatch has written the batch's outcome back.
+        def receipt():
+            with tenant_scope(scoped):  # what the webhook view sets up
+                status_events_apply(config=config, events=[
+                    StatusEvent(stage=Stage.DELIVERED, message_id=messages[0].id, occurred_at=timezone.now())])
+            connections.close_all()
+        thread = threading.Thread(target=receipt)
+        thread.start()
+        thread.join()
+        return results
+
+    monkeypatch.setattr(Sandbox, "send", send_and_receipt_first)
+    drain(run)
+    first, second = run.deliveries.order_by("id")
+    assert first.status == DeliveryStatus.DELIVERED  # the receipt is not overwritten with "sent"
+    assert first.provider_message_id.startswith("sbx_") and first.cost == Decimal("0.01")  # what only dispatch knew
+    assert second.status == DeliveryStatus.SENT
+    stats = RunChannelStats.objects.get(run=run)
+    assert (stats.sent, stats.delivered) == (2, 1)
+    assert counters.reconcile(run) == {}
+
+
 def test_a_bounce_after_acceptance_fails_the_delivery_and_moves_the_counters(scoped):
     contact(scoped, 1)
     run = start(campaign(scoped, channels=("email",)))
