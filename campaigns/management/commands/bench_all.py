@@ -43,9 +43,12 @@ def _memory_gib() -> str:
 
 
 def _server_settings() -> str:
-    """The server settings the figures depend on most (a full scan of a million contacts is
-    several times slower when the table does not fit in shared_buffers)."""
-    names = ("server_version", "shared_buffers", "work_mem", "max_parallel_workers_per_gather", "autovacuum")
+    """The server settings the figures depend on most: a full scan of a million contacts is
+    several times slower when the table does not fit in shared_buffers, and with a small
+    max_wal_size checkpoints come every few seconds during bulk writes, each followed by full-page
+    images of every page touched again."""
+    names = ("server_version", "shared_buffers", "max_wal_size", "work_mem", "max_parallel_workers_per_gather",
+             "autovacuum")
     with connection.cursor() as cursor:
         values = []
         for name in names:
