@@ -41,7 +41,6 @@ from audiences.models import (
 from audiences.segments import compile_rules
 from audiences.services import email_normalize, phone_normalize
 from tenants.models import CHANNEL_LABELS
-from tenants.scoping import current_tenant_id
 
 # Channels the audience preview reports on, in display order.
 PREVIEW_CHANNELS = CONSENT_CHANNELS
@@ -127,9 +126,8 @@ def segment_contacts(segment: Segment) -> QuerySet[Contact]:
 def audience_counts(contacts: QuerySet[Contact], channels: Iterable[str] = PREVIEW_CHANNELS) -> dict[str, int]:
     """{"total": n, "<channel>": reachable n, ...} in one aggregate query."""
     channels = list(channels)
-    tenant_id = current_tenant_id()
-    if connection.vendor == "postgresql" and tenant_id is not None:
-        return _audience_counts_joined(contacts, channels, tenant_id)
+    if connection.vendor == "postgresql":
+        return _audience_counts_joined(contacts, channels)
     aggregates = {"total": Count("pk")}
     for channel in channels:
         aggregates[channel] = Count("pk", filter=reachable_q(channel))
@@ -235,7 +233,7 @@ def search_q(text: str, *, region: str = "") -> Q:
     is an exact match on the unique indexes, instant at a million rows. A fragment of a number
     matches phones by its digits ("98123 45678" finds +919812345678); other words must each match
     a name, the email or the phone. On PostgreSQL both fragment searches use the one trigram index
-    of SearchText (migration 0011).
+    of SearchText (migration 0012).
     """
     text = text.strip()
     digits = re.sub(r"\D", "", text)
@@ -256,7 +254,7 @@ def search_q(text: str, *, region: str = "") -> Q:
     q = Q()
     for word in text.split():
         # A word has no spaces, so it is in one of the four columns exactly when it is in the
-        # four joined by spaces; that expression has one trigram index (migration 0011).
+        # four joined by spaces; that expression has one trigram index (migration 0012).
         q &= Q(IContains(SearchText(), word))
     return q
 
@@ -328,7 +326,7 @@ def contact_consent_rows(contact: Contact) -> list[dict]:
              "state_label": ConsentState(contact.consent(channel)).label,
              "address": contact.address_for(channel), "unreachable": unreachable_reason(contact, channel)}
             for channel in CONSENT_CHANNELS]
-def _audience_counts_joined(contacts: QuerySet[Contact], channels: list[str], tenant_id: int) -> dict[str, int]:
+def _audience_counts_joined(contacts: QuerySet[Contact], channels: list[str]) -> dict[str, int]:
     """audience_counts from Contact.reach and Contact.suppressed: one GROUP BY over the audience.
 
     reachable_q as written (correlated EXISTS inside COUNT(...) FILTER) costs an index probe per
