@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 from audiences.models import ConsentState, Contact
@@ -38,6 +39,10 @@ def contact(tenant, n: int, **kw) -> Contact:
 
 def make_campaign(tenant, channels=("email", "sms"), name="Diwali sale", **kw) -> Campaign:
     kw.setdefault("audience_everyone", True)
+    # Any hour of the day: these tests are not about SMS calling hours (08:00-21:00 recipient-local
+    # by default), and must not fail when the suite runs in the evening.
+    kw.setdefault("calling_hours_start", dt.time(0))
+    kw.setdefault("calling_hours_end", dt.time(23, 59, 59, 999999))
     campaign = Campaign.objects.create(tenant=tenant, name=name, channels=list(channels), **kw)
     for ch in channels:
         CampaignContent.objects.create(tenant=tenant, campaign=campaign, channel=ch, data=CONTENT[ch])
