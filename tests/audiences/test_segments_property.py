@@ -189,7 +189,9 @@ def evaluate_rule(rule: dict, c: dict) -> bool:
             return text is not None and text.upper() == str(value).upper()
         if op == "contains":
             return text is not None and str(value).upper() in text.upper()
-        number = _number(text)
+        value_there = attrs.get(key)
+        is_number = isinstance(value_there, int | float) and not isinstance(value_there, bool)
+        number = float(value_there) if is_number else _number(value_there if isinstance(value_there, str) else None)
         if number is None:
             return False
         limit = float(str(value))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 
 from audiences.models import (
     CONSENT_CHANNELS,
@@ -48,6 +49,8 @@ TAG = "00000000-0000-0000-0000-000000000001"
      "Custom attribute: give a value to compare with."),
     ({"rules": [{"field": "attribute", "op": "gt", "key": "ltv", "value": "lots"}]},
      "Custom attribute: numeric comparisons need a number."),
+    ({"rules": [{"field": "attribute", "op": "gt", "key": "ltv", "value": "Infinity"}]},
+     "Custom attribute: numeric comparisons need a number."),
     ({"rules": [{"field": "has", "op": "yes", "value": "fax"}]},
      "Has: choose email, phone, push subscription or Telegram."),
     ({"rules": [{"rules": [{"rules": [{"rules": [{"rules": [{"rules": [{"rules": []}]}]}]}]}]}]},
@@ -70,6 +73,28 @@ def test_empty_rules_mean_everyone_and_empty_nested_groups_constrain_nothing(in_
     only_pune = {"match": "any", "rules": [{"match": "all", "rules": []},
                                            {"field": "city", "op": "in", "value": ["pune"]}]}
     assert matching(only_pune) == {a}
+
+
+def test_numeric_attribute_rules_take_numbers_and_numeric_text_and_nothing_else(in_tenant_a):
+    """What "lifetime value at least 4000" means for the values imports and forms leave behind."""
+    values = {"number": 4500, "float": 4000.5, "big_float": 1e20, "text": " 4200.50 ", "low": "3999",
+              "word": "lots", "mixed": "4500x", "list": [5000], "flag": True, "huge_text": "9" * 400,
+              "exponent_text": "5e3"}
+    contacts = {label: Contact.objects.create(tenant=in_tenant_a, attributes={"ltv": value})
+                for label, value in values.items()}
+    Contact.objects.create(tenant=in_tenant_a, attributes={"plan": "pro"})  # no ltv at all
+
+    def matching(op, value):
+        rules = {"rules": [{"field": "attribute", "op": op, "key": "ltv", "value": value}]}
+        found = set(Contact.objects.filter(compile_rules(rules)))
+        return {label for label, contact in contacts.items() if contact in found}
+
+    # A string too long for a double fails nothing (PostgreSQL matches it nowhere, SQLite reads infinity).
+    huge = {"huge_text"} if connection.vendor == "sqlite" else set()
+    assert matching("gte", 4000) == {"number", "float", "big_float", "text"} | huge
+    assert matching("gt", "4000.5") == {"number", "big_float", "text"} | huge
+    assert matching("lt", 4000) == {"low"}
+    assert matching("lte", -1) == set()
 
 
 # --- reachable_q ---------------------------------------------------------------------------------
