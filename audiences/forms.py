@@ -25,7 +25,6 @@ from tenants.forms import TIMEZONE_CHOICES
 from tenants.models import CHANNEL_LABELS
 
 CHANNEL_CHOICES = [(c, CHANNEL_LABELS[c]) for c in CONSENT_CHANNELS]
-NUMBER_RE = re.compile(r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?$")
 
 
 def attributes_to_text(attributes: dict) -> str:
@@ -37,7 +36,7 @@ def attributes_to_text(attributes: dict) -> str:
 
 
 def attributes_from_text(text: str) -> dict:
-    """`key=value` lines to a dict; numbers become numbers so segments can compare them."""
+    """`key=value` lines to a dict (values as services.attribute_value stores them)."""
     attributes: dict = {}
     for n, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
@@ -52,10 +51,7 @@ def attributes_from_text(text: str) -> dict:
                 f"Line {n}: “{key}” is not a valid key: use letters, digits and _, starting with a letter.")
         if key in attributes:
             raise forms.ValidationError(f"Line {n}: “{key}” appears twice.")
-        if NUMBER_RE.match(value):
-            attributes[key] = float(value) if "." in value else int(value)
-        else:
-            attributes[key] = value
+        attributes[key] = services.attribute_value(value)
     return attributes
 
 

@@ -51,7 +51,7 @@ from audiences.models import (
     ImportRejection,
     Tag,
 )
-from audiences.services import email_normalize, phone_normalize
+from audiences.services import attribute_value, email_normalize, phone_normalize
 from tenants.models import CHANNEL_LABELS
 from tenants.scoping import tenant_scope
 
@@ -305,7 +305,7 @@ class StagedRow:
     row_number: int
     match_kind: str
     values: dict[str, str]  # contact text columns present in the file (never empty strings)
-    attributes: dict[str, str] | None
+    attributes: dict[str, str | int | float] | None
     tag_names: tuple[str, ...]
     consent: dict[str, str]
 
@@ -336,7 +336,7 @@ class RowNormalizer:
             if len(cells) < self.width or any(cell.strip() for cell in extra):
                 raise RowRejected(f"Wrong number of columns: {len(cells)} instead of {self.width}")
         values: dict[str, str] = {}
-        attributes: dict[str, str] = {}
+        attributes: dict[str, str | int | float] = {}
         consent: dict[str, str] = {}
         tag_names: list[str] = []
         for index, target in self.columns:
@@ -366,7 +366,7 @@ class RowNormalizer:
                     if name:
                         tag_names.append(name)
             elif target.startswith("attr:"):
-                attributes[target[5:]] = value
+                attributes[target[5:]] = attribute_value(value)
             elif target.startswith("consent:"):
                 channel = target[8:]
                 if value.lower() not in CONSENT_VALUES:

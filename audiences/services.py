@@ -53,6 +53,21 @@ _SIMPLE_EMAIL_RE = re.compile(
     r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.[a-z]{2,63}")
 
 
+# A plain decimal number: no sign but minus, no leading zeros, no exponent.
+NUMBER_RE = re.compile(r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?$")
+
+
+def attribute_value(text: str) -> str | int | float:
+    """A custom attribute as stored from a form or an import: a number that prints back exactly as
+    written ("4000", "12.5") becomes a JSON number, which segment rules compare fastest; anything
+    else ("007", "4000.50", "5e3", "pro") stays the text it was, so templates show what was given."""
+    if NUMBER_RE.match(text):
+        number = float(text) if "." in text else int(text)
+        if str(number) == text:
+            return number
+    return text
+
+
 def email_normalize(value: str) -> str:
     """Lower-cased, stripped address; raises ValueError with a readable reason when invalid."""
     email = (value or "").strip().lower()

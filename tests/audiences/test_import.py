@@ -14,6 +14,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from audiences import importer
 from audiences.importer import ImportFileError
 from audiences.models import ConsentEvent, Contact, ContactList, ImportJob, Tag
+from audiences.segments import compile_rules
 from audiences.services_import import import_configure, import_rejections_csv, import_upload
 from audiences.tasks import import_job_run_task
 from tenants.scoping import tenant_scope
@@ -222,7 +223,22 @@ def test_empty_cells_never_erase_what_a_contact_has(tenant_a, engine):
     assert job.updated_count == 1
     contact = contacts(tenant_a)["e@example.com"]
     assert contact.city == "Pune"
-    assert contact.attributes == {"plan": "gold", "tier": "3"}
+    assert contact.attributes == {"plan": "gold", "tier": 3}
+
+
+def test_numbers_in_attribute_columns_are_stored_as_numbers_only_when_nothing_is_lost(tenant_a, engine):
+    content = ("email,ltv\na@example.com,4000\nb@example.com,12.5\nc@example.com,007\n"
+               "d@example.com,4000.50\ne@example.com,5e3\nf@example.com,pro\n")
+    job = run_import(tenant_a, content, mapping={"ltv": "attr:ltv"})
+    assert job.created_count == 6
+    stored = {email: contact.attributes["ltv"] for email, contact in contacts(tenant_a).items()}
+    # Numbers let segment rules compare fastest; text that would print differently stays text.
+    assert stored == {"a@example.com": 4000, "b@example.com": 12.5, "c@example.com": "007",
+                      "d@example.com": "4000.50", "e@example.com": "5e3", "f@example.com": "pro"}
+    with tenant_scope(tenant_a):
+        rich = Contact.objects.filter(compile_rules(
+            {"rules": [{"field": "attribute", "op": "gte", "key": "ltv", "value": 12}]}))
+        assert sorted(c.email for c in rich) == ["a@example.com", "b@example.com", "d@example.com"]
 
 
 def test_an_address_owned_by_another_contact_rejects_the_row(tenant_a, engine):
