@@ -14,7 +14,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Case, Q, Value, When
 from django.db.models.functions import Lower, Upper
 
 from tenants.models import Tenant, TenantOwnedModel, validate_timezone
@@ -116,6 +116,11 @@ class Contact(TenantOwnedModel):
     phone = models.CharField(max_length=20, blank=True, default="")
     role = models.CharField(max_length=10, choices=ContactRole.choices, default=ContactRole.CUSTOMER)
     city = models.CharField(max_length=80, blank=True)
+    # UPPER(city), computed and stored by the database: city rules compare it instead of
+    # upper-casing each contact's city on every scan (about 150 ns a row under a UTF-8 locale, half
+    # of the preview's time for a city inside an OR group at a million contacts).
+    city_key = models.GeneratedField(expression=Upper("city"), output_field=models.CharField(max_length=80),
+                                     db_persist=True)
     pincode = models.CharField(max_length=12, blank=True)
     tags = models.ManyToManyField(Tag, blank=True, related_name="contacts")
     attributes = models.JSONField(default=dict, blank=True)
@@ -165,8 +170,8 @@ class Contact(TenantOwnedModel):
         indexes = [
             # Keyset pagination of the grid, newest first.
             models.Index(fields=["tenant", "-created_at", "-id"], name="contact_keyset"),
-            # Segments match cities case-insensitively (UPPER(city) = UPPER(%s)).
-            models.Index(F("tenant"), Upper("city"), name="contact_city_upper"),
+            # Segments and the grid match cities case-insensitively (city_key = UPPER(%s)).
+            models.Index(fields=["tenant", "city_key"], name="contact_city_key"),
             # Pattern ops serve both "pincode in" and "starts with" (LIKE '411%') whatever the
             # database collation; a plain btree only serves LIKE under the C collation.
             models.Index(fields=["tenant", "pincode"], opclasses=["int8_ops", "varchar_pattern_ops"],

@@ -38,7 +38,7 @@ from audiences.models import (
     consent_allows_q,
     consent_field,
 )
-from audiences.segments import compile_rules
+from audiences.segments import city_q, compile_rules
 from audiences.services import email_normalize, phone_normalize
 from tenants.models import CHANNEL_LABELS
 
@@ -285,7 +285,7 @@ def contacts_filtered(*, tenant_id: int, q: str = "", region: str = "", role: st
     if role:
         contacts = contacts.filter(role=role)
     if city.strip():
-        contacts = contacts.filter(city__iexact=city.strip())
+        contacts = contacts.filter(city_q([city.strip()]))
     if tag is not None:
         through = Contact.tags.through
         contacts = contacts.filter(Exists(through.objects.filter(contact_id=OuterRef("pk"), tag_id=tag.pk)))

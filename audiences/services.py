@@ -53,18 +53,16 @@ _SIMPLE_EMAIL_RE = re.compile(
     r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.[a-z]{2,63}")
 
 
-# A plain decimal number: no sign but minus, no leading zeros, no exponent.
+# A plain decimal number: no sign but minus, no leading zeros ("007" is an identifier), no exponent.
 NUMBER_RE = re.compile(r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?$")
 
 
 def attribute_value(text: str) -> str | int | float:
-    """A custom attribute as stored from a form or an import: a number that prints back exactly as
-    written ("4000", "12.5") becomes a JSON number, which segment rules compare fastest; anything
-    else ("007", "4000.50", "5e3", "pro") stays the text it was, so templates show what was given."""
+    """A custom attribute as the contact form and the CSV import store it: a plain decimal number
+    ("4000", "12.50") becomes a JSON number, which is what segments' numeric rules compare;
+    anything else ("007", "5e3", "pro") stays text. Whole numbers stay exact at any size."""
     if NUMBER_RE.match(text):
-        number = float(text) if "." in text else int(text)
-        if str(number) == text:
-            return number
+        return float(text) if "." in text else int(text)
     return text
 
 

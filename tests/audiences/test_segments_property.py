@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import uuid
 
 import pytest
@@ -144,12 +143,6 @@ def _json_text(value) -> str | None:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def _number(text: str | None) -> float | None:
-    if text is None or not re.fullmatch(r"\s*-?[0-9]+(\.[0-9]+)?\s*", text):
-        return None
-    return float(text)
-
-
 def _midnight(day: str) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(dt.date.fromisoformat(day), dt.time.min))
 
@@ -189,10 +182,8 @@ def evaluate_rule(rule: dict, c: dict) -> bool:
             return text is not None and text.upper() == str(value).upper()
         if op == "contains":
             return text is not None and str(value).upper() in text.upper()
-        value_there = attrs.get(key)
-        is_number = isinstance(value_there, int | float) and not isinstance(value_there, bool)
-        number = float(value_there) if is_number else _number(value_there if isinstance(value_there, str) else None)
-        if number is None:
+        number = attrs.get(key)
+        if not isinstance(number, int | float) or isinstance(number, bool):  # text is never a number
             return False
         limit = float(str(value))
         return {"gt": number > limit, "gte": number >= limit, "lt": number < limit, "lte": number <= limit}[op]
