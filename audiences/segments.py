@@ -254,8 +254,8 @@ class NumericAttributeCompare(Expression):
 
     PostgreSQL evaluates it as one jsonpath test on the attributes (`@?`), in strict mode, where
     comparing a string, a boolean, an array or an object with a number is "unknown", not true: at
-    a million contacts it costs a third of extracting the value as text, checking it with a regular
-    expression and casting it. SQLite (development) asks json_type."""
+    a million contacts it costs half or less of extracting the value as text, checking it with a
+    regular expression and casting it. SQLite (development) asks json_type."""
 
     conditional = True
     output_field = BooleanField()

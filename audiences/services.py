@@ -53,15 +53,17 @@ _SIMPLE_EMAIL_RE = re.compile(
     r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.[a-z]{2,63}")
 
 
-# A plain decimal number: no sign but minus, no leading zeros ("007" is an identifier), no exponent.
+# A plain decimal number: no sign but minus, no leading zeros ("007" is an identifier), no exponent,
+# at most 30 characters (longer digit strings are identifiers, and int() refuses 4,300 digits).
 NUMBER_RE = re.compile(r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?$")
+NUMBER_MAX_LENGTH = 30
 
 
 def attribute_value(text: str) -> str | int | float:
     """A custom attribute as the contact form and the CSV import store it: a plain decimal number
     ("4000", "12.50") becomes a JSON number, which is what segments' numeric rules compare;
-    anything else ("007", "5e3", "pro") stays text. Whole numbers stay exact at any size."""
-    if NUMBER_RE.match(text):
+    anything else ("007", "5e3", "pro") stays text."""
+    if len(text) <= NUMBER_MAX_LENGTH and NUMBER_RE.match(text):
         return float(text) if "." in text else int(text)
     return text
 

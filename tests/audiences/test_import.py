@@ -228,12 +228,13 @@ def test_empty_cells_never_erase_what_a_contact_has(tenant_a, engine):
 
 def test_numbers_in_attribute_columns_are_stored_as_numbers_for_numeric_rules(tenant_a, engine):
     content = ("email,ltv\na@example.com,4000\nb@example.com,12.50\nc@example.com,007\n"
-               "d@example.com,5e3\ne@example.com,pro\nf@example.com,-3\n")
+               "d@example.com,5e3\ne@example.com,pro\nf@example.com,-3\ng@example.com," + "9" * 5000 + "\n")
     job = run_import(tenant_a, content, mapping={"ltv": "attr:ltv"})
-    assert job.created_count == 6
+    assert job.created_count == 7
     stored = {email: contact.attributes["ltv"] for email, contact in contacts(tenant_a).items()}
     assert stored == {"a@example.com": 4000, "b@example.com": 12.5, "c@example.com": "007",
-                      "d@example.com": "5e3", "e@example.com": "pro", "f@example.com": -3}
+                      "d@example.com": "5e3", "e@example.com": "pro", "f@example.com": -3,
+                      "g@example.com": "9" * 5000}
     with tenant_scope(tenant_a):
         rich = Contact.objects.filter(compile_rules(
             {"rules": [{"field": "attribute", "op": "gte", "key": "ltv", "value": 12}]}))
