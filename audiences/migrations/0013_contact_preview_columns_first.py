@@ -32,7 +32,8 @@ def _rows(cursor, sql: str, params=()) -> list[tuple]:
 
 
 def rebuild_in_order(cursor, table: str, leading: tuple[str, ...]) -> None:
-    """Recreate `table` with the `leading` columns first, keeping its rows and every object on it."""
+    """Recreate `table` with the `leading` columns first, keeping its rows, every object on it and
+    the privileges granted on it."""
     # Deferred foreign-key checks still pending in this transaction would block the DROP.
     cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     cursor.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
@@ -67,6 +68,10 @@ def rebuild_in_order(cursor, table: str, leading: tuple[str, ...]) -> None:
          ORDER BY i.indexrelid""", [oid])
     triggers = _rows(cursor, "SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = %s AND NOT tgisinternal "
                              "ORDER BY tgname", [oid])
+    grants = _rows(cursor, """
+        SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END,
+               a.privilege_type
+          FROM pg_class c, aclexplode(c.relacl) a WHERE c.oid = %s AND a.grantee <> c.relowner""", [oid])
     inbound = _rows(cursor, """
         SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint
          WHERE confrelid = %s AND conrelid <> confrelid AND contype = 'f' ORDER BY conname""", [oid])
@@ -93,6 +98,8 @@ def rebuild_in_order(cursor, table: str, leading: tuple[str, ...]) -> None:
         cursor.execute(definition)
     for referrer, name, definition in inbound:
         cursor.execute(f'ALTER TABLE {referrer} ADD CONSTRAINT "{name}" {definition}')
+    for grantee, privilege in grants:
+        cursor.execute(f"GRANT {privilege} ON {table} TO {grantee}")
     cursor.execute(f"ANALYZE {table}")
 
 

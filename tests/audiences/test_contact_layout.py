@@ -1,5 +1,5 @@
 """The contacts table keeps the columns the preview reads first (migrations 0013, 0015), and rebuilding it
-loses no row, index, constraint, trigger or foreign key."""
+loses no row, index, constraint, trigger, foreign key or grant."""
 
 from __future__ import annotations
 
@@ -35,6 +35,8 @@ def _catalog() -> dict[str, set[str]]:
                        "FROM pg_constraint WHERE 'audiences_contact'::regclass IN (conrelid, confrelid)",
         "triggers": "SELECT pg_get_triggerdef(oid) FROM pg_trigger "
                     "WHERE tgrelid = 'audiences_contact'::regclass AND NOT tgisinternal",
+        "grants": "SELECT a.grantee::regrole || ' ' || a.privilege_type FROM pg_class c, aclexplode(c.relacl) a "
+                  "WHERE c.oid = 'audiences_contact'::regclass",
         "columns": "SELECT attname || ' ' || format_type(atttypid, atttypmod) || ' ' || attnotnull || ' ' "
                    "|| attgenerated::text || ' ' || coalesce(pg_get_expr(d.adbin, d.adrelid), '') FROM pg_attribute a "
                    "LEFT JOIN pg_attrdef d ON (d.adrelid, d.adnum) = (a.attrelid, a.attnum) "
@@ -59,8 +61,14 @@ def test_rebuilding_keeps_rows_links_and_every_object_on_the_table(in_tenant_a):
                                   phone="+919800000001", consent_sms="opted_in", attributes={"ltv": 4500})
     asha.tags.add(tag)
     spring.contacts.add(asha)
+    # Roles belong to the whole server: one per test database, so parallel runs do not collide.
+    reader = f"contact_reader_{connection.settings_dict['NAME']}"
+    with connection.cursor() as cursor:
+        cursor.execute(f'CREATE ROLE "{reader}"')
+        cursor.execute(f'GRANT SELECT ON audiences_contact TO "{reader}"')
     before_rows = list(Contact.objects.values())
     before = _catalog()
+    assert any(reader in grant for grant in before["grants"])
 
     with connection.cursor() as cursor:
         LAYOUT.rebuild_in_order(cursor, "audiences_contact", ("email", "first_name", "tenant_id"))
