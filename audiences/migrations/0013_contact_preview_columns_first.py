@@ -6,11 +6,12 @@ behind the names, email, phone and the other text columns, so a preview that sca
 decoded nearly the whole row of each contact: 360 ms of CPU per million contacts for the scan
 alone, against 150 ms once the columns a segment reads come first (fixed-width ones, then the
 short texts rules compare, then the rest). PostgreSQL cannot reorder columns in place: the table is
-recreated and refilled, and every index, constraint, trigger and foreign key pointing at it is
-recreated from the catalog's own definitions.
+recreated and refilled, and every index, constraint, trigger, grant and foreign key pointing at
+it is recreated from the catalog's own definitions.
 
-It takes an exclusive lock for the copy (about 10 s per million contacts). A column added by a
-later migration goes to the end of the row, which is right for anything segments don't read.
+It takes an exclusive lock for the copy and the indexes (about 20 s per million contacts). A
+column added by a later migration goes to the end of the row, which is right for anything
+segments don't read.
 PostgreSQL only; SQLite has no such cost."""
 
 from django.db import migrations
