@@ -209,10 +209,14 @@ def test_redis_restarted_mid_campaign_loses_nothing(campaign, stack, private_red
 def test_postgresql_connections_dropped_mid_campaign_lose_nothing(campaign, stack, fakes):
     run = start(campaign)
     wait_for(lambda: sum(accepted(fakes).values()) >= RECIPIENTS * 0.3, 120, "30% sent")
-    with connection.cursor() as cursor:  # every worker and beat connection to the test database
-        cursor.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")
-        killed = cursor.fetchone()[0]
+    killed, deadline = 0, time.monotonic() + 10
+    # Workers hold a connection while they work on a task: try until one is caught doing so.
+    while not killed and time.monotonic() < deadline:
+        with connection.cursor() as cursor:  # every worker and beat connection to the test database
+            cursor.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                           "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            killed = cursor.fetchone()[0]
+        time.sleep(0 if killed else 0.02)
     assert killed >= 1
     wait_for(lambda: finished(campaign), 180, "campaign completed")
     assert_all_sent_once_or_within(run, fakes, allowed_repeats=BATCH_SIZE * 4)
