@@ -11,8 +11,7 @@ it is recreated from the catalog's own definitions.
 
 It takes an exclusive lock for the copy and the indexes (about 20 s per million contacts). A
 column added by a later migration goes to the end of the row, which is right for anything
-segments don't read.
-PostgreSQL only; SQLite has no such cost."""
+segments don't read. PostgreSQL only; SQLite has no such cost."""
 
 from django.db import migrations
 
